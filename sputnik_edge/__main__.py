@@ -1,0 +1,3 @@
+from sputnik_edge.cli import main
+
+raise SystemExit(main())

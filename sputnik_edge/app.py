@@ -1,0 +1,399 @@
+"""EdgeApp: builds the parts, starts them in dependency order, stops them in reverse.
+
+store -> recogniser (gallery from the local cache) -> policy/engine -> scheduler -> cameras ->
+pipeline workers -> HTTP API -> watchdog. READY=1 goes to systemd only when every camera
+pipeline and the HTTP server have reported progress.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from sputnik_edge import __version__
+from sputnik_edge.attendance.engine import AttendanceEngine, SnapshotSettings
+from sputnik_edge.attendance.policy import AttendancePolicy, CameraInfo, PolicyConfig
+from sputnik_edge.attendance.tracker import IouTracker
+from sputnik_edge.capture.thread import CaptureThread
+from sputnik_edge.config import CameraSection, Settings
+from sputnik_edge.logging import bind_context, clear_context
+from sputnik_edge.metrics import Metrics
+from sputnik_edge.recognition.recognizer import Recognizer
+from sputnik_edge.redaction import redact_url
+from sputnik_edge.store.local import LocalStore
+from sputnik_edge.store.snapshots import cleanup_snapshots, remove_snapshots
+from sputnik_edge.systemd import SystemdNotifier
+from sputnik_edge.watchdog import ProgressMonitor, WatchdogThread, ready_when
+
+log = structlog.get_logger(__name__)
+
+
+class CameraWorker(threading.Thread):
+    """Takes the newest frame from one capture thread and runs it through the engine."""
+
+    def __init__(
+        self,
+        camera: CameraInfo,
+        capture: CaptureThread,
+        engine: AttendanceEngine,
+        tracker: IouTracker,
+        monitor: ProgressMonitor,
+        stop_event: threading.Event,
+    ) -> None:
+        super().__init__(name=f"pipeline-{camera.camera_id}", daemon=True)
+        self.camera = camera
+        self.capture = capture
+        self.engine = engine
+        self.tracker = tracker
+        self.monitor = monitor
+        self.stop_event = stop_event
+        self.part = f"pipeline:{camera.camera_id}"
+        self.capture_part = f"capture:{camera.camera_id}"
+        self.frames = 0
+        self.last_error: str | None = None
+        self._last_seq = 0
+
+    def _beat(self) -> None:
+        self.monitor.beat(self.part)
+        # The capture thread is alive if its loop turned recently; blocking calls in it are
+        # bounded by the open/read timeouts, so a longer silence means it is hung.
+        if self.capture.is_alive():
+            self.monitor.beat(self.capture_part)
+
+    def run(self) -> None:
+        bind_context(camera_id=self.camera.camera_id)
+        while not self.stop_event.is_set():
+            self._beat()
+            frame = self.capture.get_frame(self._last_seq, timeout=0.5)
+            if frame is None:
+                # Let tracks of people who left end even when the camera delivers nothing.
+                if self.tracker.tracks:
+                    self._process_empty()
+                continue
+            self._last_seq = frame.seq
+            try:
+                self.engine.process_frame(self.camera, self.tracker, frame.image, frame.wall_time, frame.mono)
+                self.frames += 1
+                self.last_error = None
+            except Exception as exc:  # one bad frame must not kill the camera
+                self.last_error = str(exc)
+                log.exception("frame_failed", camera_id=self.camera.camera_id, seq=frame.seq)
+        # Finish what is in hand: open tracks become events before the store closes.
+        try:
+            self.engine.flush(self.camera, self.tracker)
+        except Exception:
+            log.exception("flush_failed", camera_id=self.camera.camera_id)
+
+    def _process_empty(self) -> None:
+        now = time.monotonic()
+        _, ended = self.tracker.update([], now)
+        wall = datetime.now(UTC)
+        for track in ended:
+            ev = self.engine.policy.track_ended(track, self.camera, wall)
+            if ev is not None:
+                self.engine.commit(ev, track.snapshot)
+
+
+@dataclass
+class GatewayStats:
+    accepted: int = 0
+    rejected: int = 0
+    last_snapshot_at: datetime | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, ok: bool) -> None:
+        with self.lock:
+            if ok:
+                self.accepted += 1
+                self.last_snapshot_at = datetime.now(UTC)
+            else:
+                self.rejected += 1
+
+
+class EdgeApp:
+    """The daemon. Also the typed context handed to the HTTP API."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.version = settings.app.version or __version__
+        self.stop_event = threading.Event()
+        self.metrics = Metrics()
+        self.monitor = ProgressMonitor()
+        self.notifier = SystemdNotifier()
+        self.started_mono = time.monotonic()
+        self.gateway = GatewayStats()
+        self.cameras: dict[str, CameraSection] = {c.id: c for c in settings.cameras if c.enabled}
+        self.captures: dict[str, CaptureThread] = {}
+        self.workers: dict[str, CameraWorker] = {}
+        self.sync: Any = None  # CentralSync when central is configured
+        self.scheduler: Any = None
+        self.http_server: Any = None
+        self._http_thread: threading.Thread | None = None
+        self._gallery_signature: tuple[int, str] | None = None
+        self.ready = False
+
+        self.store = LocalStore(settings.storage.database, device_id=settings.device.id)
+        self.recognizer = Recognizer.from_config(settings.recognition)
+        self.reload_gallery()
+        att = settings.attendance
+        self.policy = AttendancePolicy(
+            PolicyConfig(att.min_frames, att.cooldown_s, att.max_embeds_per_track, att.reembed_quality_gain),
+            settings.device.id,
+        )
+        recent = [e.event for e in self.store.list_events(limit=1000)]
+        self.policy.seed_cooldowns(recent, datetime.now(UTC))
+        self.engine = AttendanceEngine(
+            self.recognizer,
+            self.policy,
+            self.store,
+            SnapshotSettings(settings.storage.save_snapshots, settings.storage.snapshots_dir),
+            self.metrics,
+        )
+
+    # ---- gallery -----------------------------------------------------------------------------
+
+    def reload_gallery(self, force: bool = False) -> bool:
+        signature = self.store.gallery_signature(self.recognizer.model_id)
+        if not force and signature == self._gallery_signature:
+            return False
+        version = int(self.store.get_state("gallery_seq", "0") or 0)
+        gallery = self.store.load_gallery(self.recognizer.model_id, version)
+        self.recognizer.set_gallery(gallery)
+        self._gallery_signature = signature
+        self.metrics.gallery_size.set(gallery.n_templates)
+        log.info(
+            "gallery_loaded", employees=gallery.n_employees, templates=gallery.n_templates, version=version
+        )
+        return True
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        s = self.settings
+        log.info(
+            "starting",
+            version=self.version,
+            device_id=s.device.id,
+            cameras=len(self.cameras),
+            model_id=self.recognizer.model_id,
+            central=s.central.enabled,
+        )
+        self._start_sync()
+        self._start_scheduler()
+        for cam in self.cameras.values():
+            self._start_camera(cam)
+        if s.http.enabled:
+            self._start_http()
+        period = self.notifier.watchdog_period()
+        if period:
+            WatchdogThread(self.notifier, self.monitor, self.stop_event, period).start()
+        threading.Thread(target=self._announce_ready, name="ready", daemon=True).start()
+
+    def _announce_ready(self) -> None:
+        if ready_when(self.notifier, self.monitor, self.stop_event, timeout_s=120):
+            self.ready = True
+            log.info("ready", startup_s=round(time.monotonic() - self.started_mono, 3))
+
+    def _start_camera(self, cam: CameraSection) -> None:
+        capture = CaptureThread(
+            cam.id,
+            cam.source,
+            self.stop_event,
+            fps_limit=cam.fps_limit,
+            open_timeout_s=cam.open_timeout_s,
+            read_timeout_s=cam.read_timeout_s,
+            loop_file=cam.loop,
+        )
+        a = self.settings.attendance
+        worker = CameraWorker(
+            CameraInfo(cam.id, cam.direction),
+            capture,
+            self.engine,
+            IouTracker(a.track_iou, a.track_max_age_s),
+            self.monitor,
+            self.stop_event,
+        )
+        silence = cam.open_timeout_s + cam.read_timeout_s + 15
+        self.monitor.register(worker.part, max_silence_s=30)
+        self.monitor.register(worker.capture_part, max_silence_s=silence)
+        self.captures[cam.id] = capture
+        self.workers[cam.id] = worker
+        capture.start()
+        worker.start()
+        log.info("camera_started", camera_id=cam.id, source=redact_url(cam.source), direction=cam.direction)
+
+    def _start_http(self) -> None:
+        import uvicorn
+
+        from sputnik_edge.api.app import create_app
+
+        api = create_app(self)
+        config = uvicorn.Config(
+            api,
+            host=self.settings.http.host,
+            port=self.settings.http.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=3,
+        )
+        self.http_server = uvicorn.Server(config)
+        self.monitor.register("http", max_silence_s=60)
+        self._http_thread = threading.Thread(target=self._serve_http, name="http", daemon=True)
+        self._http_thread.start()
+
+    def _serve_http(self) -> None:
+        server = self.http_server
+        # uvicorn installs signal handlers only on the main thread; here the app owns signals.
+        server.install_signal_handlers = lambda: None
+        try:
+            server.run()
+        except SystemExit:
+            log.error("http_failed", host=self.settings.http.host, port=self.settings.http.port)
+        finally:
+            if not self.stop_event.is_set():
+                log.error("http_stopped_unexpectedly")
+
+    def http_started(self) -> None:
+        """Called by the API lifespan once the server accepts connections."""
+        self.monitor.beat("http")
+
+    @property
+    def http_port(self) -> int | None:
+        server = self.http_server
+        if server is None or not server.started:
+            return None
+        for s in server.servers:
+            for sock in s.sockets:
+                return int(sock.getsockname()[1])
+        return None
+
+    def _start_scheduler(self) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        sched = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+        s = self.settings
+        sched.add_job(self._job("snapshot_cleanup", self.cleanup_snapshots), "interval", minutes=10)
+        sched.add_job(self._job("event_retention", self.prune_events), "interval", minutes=30)
+        sched.add_job(
+            self._job("gallery_reload", self.reload_gallery), "interval", seconds=s.central.gallery_interval_s
+        )
+        sched.add_job(self._job("metrics_refresh", self.refresh_metrics), "interval", seconds=5)
+        if self.sync is not None:
+            sched.add_job(
+                self._job("sync", self.sync.push_once), "interval", seconds=s.central.sync_interval_s
+            )
+            sched.add_job(
+                self._job("gallery_pull", self.sync.pull_once),
+                "interval",
+                seconds=s.central.gallery_interval_s,
+            )
+            sched.add_job(
+                self._job("heartbeat", self.sync.heartbeat_once),
+                "interval",
+                seconds=s.central.heartbeat_interval_s,
+            )
+        sched.start()
+        self.scheduler = sched
+        # First runs now rather than one interval after start.
+        self.cleanup_snapshots()
+        self.refresh_metrics()
+
+    def _start_sync(self) -> None:
+        if not self.settings.central.enabled:
+            return
+        from sputnik_edge.central.sync import CentralSync
+
+        self.sync = CentralSync(self)
+
+    def _job(self, name: str, func: Any) -> Any:
+        def run() -> None:
+            try:
+                func()
+            except Exception as exc:  # a failing job is logged and retried next time, never fatal
+                self.metrics.job_failures.labels(name).inc()
+                log.warning("job_failed", job=name, error=str(exc), error_type=type(exc).__name__)
+
+        run.__name__ = name
+        return run
+
+    def cleanup_snapshots(self) -> int:
+        removed = cleanup_snapshots(
+            self.settings.storage.snapshots_dir, self.settings.storage.snapshot_ttl_days
+        )
+        if removed:
+            log.info("snapshots_removed", count=removed)
+        return removed
+
+    def prune_events(self) -> int:
+        cutoff = datetime.now(UTC) - timedelta(days=self.settings.storage.event_retention_days)
+        count, snaps = self.store.prune_events(cutoff, standalone=not self.settings.central.enabled)
+        remove_snapshots(self.settings.storage.snapshots_dir, snaps)
+        if count:
+            log.info("events_pruned", count=count)
+        return count
+
+    def refresh_metrics(self) -> None:
+        self.metrics.outbox_backlog.set(self.store.backlog())
+        for cam_id, cap in self.captures.items():
+            st = cap.status()
+            self.metrics.reconnects.labels(cam_id).set(st.reconnects)
+            self.metrics.camera_up.labels(cam_id).set(1 if st.state == "up" else 0)
+            self.metrics.frames_dropped.labels(cam_id).set(st.frames_dropped)
+
+    def pipeline_alive(self) -> bool:
+        return all(w.is_alive() for w in self.workers.values()) or self.stop_event.is_set()
+
+    def uptime_s(self) -> float:
+        return time.monotonic() - self.started_mono
+
+    def stop(self) -> None:
+        """Reverse order: stop intake, finish frames in hand, flush, close the store."""
+        if self.stop_event.is_set() and not self.workers and self.http_server is None:
+            return
+        log.info("stopping")
+        self.notifier.stopping()
+        self.stop_event.set()
+        if self.http_server is not None:
+            self.http_server.should_exit = True
+        for cap in self.captures.values():
+            cap.join(timeout=6)
+        for worker in self.workers.values():
+            worker.join(timeout=8)
+        if self._http_thread is not None:
+            self._http_thread.join(timeout=5)
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        if self.sync is not None:
+            try:
+                self.sync.push_once()  # best effort: the outbox keeps whatever does not make it
+            except Exception as exc:
+                log.warning("final_sync_failed", error=str(exc))
+            self.sync.close()
+        self.store.close()
+        clear_context()
+        log.info("stopped")
+
+    def run_forever(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the exit code."""
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            log.info("signal_received", signal=signal.Signals(signum).name)
+            self.stop_event.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        self.start()
+        while not self.stop_event.wait(1.0):
+            if self._http_thread is not None and not self._http_thread.is_alive():
+                log.error("http_server_died")
+                self.stop()
+                return 1
+        self.stop()
+        return 0

@@ -1,0 +1,190 @@
+"""One pipeline, two entry points: recognise -> policy -> outbox for camera frames and snapshots.
+
+Events are committed to the local outbox before the call returns and before anything can
+touch the network; a snapshot is written after the commit and never holds the event back.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import structlog
+
+from sputnik_edge.attendance.policy import AttendancePolicy, CameraInfo
+from sputnik_edge.attendance.tracker import IouTracker, Track
+from sputnik_edge.attendance.types import AttendanceEvent
+from sputnik_edge.metrics import Metrics
+from sputnik_edge.recognition.recognizer import FaceCandidate, Recognizer
+from sputnik_edge.recognition.types import FaceResult
+from sputnik_edge.store.local import LocalStore
+from sputnik_edge.store.snapshots import save_snapshot
+from sputnik_edge.vision.types import ImageArray
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotSettings:
+    enabled: bool
+    directory: Path
+
+
+@dataclass(frozen=True, slots=True)
+class FrameOutcome:
+    faces: list[FaceResult]
+    events: list[AttendanceEvent] = field(default_factory=list)
+    embedded: int = 0
+
+
+def face_crop(image: ImageArray, bbox: tuple[float, float, float, float], scale: float = 1.6) -> ImageArray:
+    """The face with some context; a crop, not the whole frame, to keep less personal data."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = bbox
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    half = max(x2 - x1, y2 - y1) * scale / 2
+    a, b = max(0, int(cx - half)), max(0, int(cy - half))
+    c, d = min(w, int(cx + half)), min(h, int(cy + half))
+    if c <= a or d <= b:
+        return image
+    return np.ascontiguousarray(image[b:d, a:c])
+
+
+class AttendanceEngine:
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        policy: AttendancePolicy,
+        store: LocalStore,
+        snapshots: SnapshotSettings,
+        metrics: Metrics,
+    ) -> None:
+        self.recognizer = recognizer
+        self.policy = policy
+        self.store = store
+        self.snapshots = snapshots
+        self.metrics = metrics
+
+    # ---- camera frames -------------------------------------------------------------------------
+
+    def process_frame(
+        self,
+        camera: CameraInfo,
+        tracker: IouTracker,
+        image: ImageArray,
+        wall: datetime,
+        mono: float,
+        trace_id: str | None = None,
+    ) -> FrameOutcome:
+        """One frame of a followed stream; embeds only faces whose track needs it."""
+        m = self.metrics
+        cam = camera.camera_id
+        candidates = self.recognizer.analyze(image)
+        m.frames.labels(cam).inc()
+        m.faces.labels(cam).inc(len(candidates))
+        tracks, ended = tracker.update([c.detection.bbox for c in candidates], mono)
+        to_embed: list[tuple[FaceCandidate, Track]] = []
+        for cand, track in zip(candidates, tracks, strict=True):
+            q = cand.quality
+            if not q.ok:
+                for reason in q.reasons:
+                    m.quality_rejects.labels(reason).inc()
+                continue
+            if q.score > track.snapshot_quality:
+                track.snapshot = face_crop(image, cand.detection.bbox)
+                track.snapshot_quality = q.score
+            if self.policy.needs_embedding(track, q.score):
+                to_embed.append((cand, track))
+        faces: dict[int, FaceResult] = {}
+        events: list[AttendanceEvent] = []
+        if to_embed:
+            embeddings = self.recognizer.embed([c for c, _ in to_embed])
+            matches = self.recognizer.match(embeddings)
+            m.embeds.labels(cam).inc(len(to_embed))
+            for (cand, track), emb, match in zip(to_embed, embeddings, matches, strict=True):
+                m.decisions.labels(match.decision).inc()
+                track.embeds += 1
+                track.best_quality = max(track.best_quality, cand.quality.score)
+                faces[id(cand)] = FaceResult(cand.detection, cand.quality, emb, match)
+                ev = self.policy.observe(track, match, camera, wall, trace_id=trace_id)
+                if ev is not None:
+                    events.append(self.commit(ev, None))
+        for track in ended:
+            ev = self.policy.track_ended(track, camera, wall, trace_id=trace_id)
+            if ev is not None:
+                events.append(self.commit(ev, track.snapshot))
+            track.snapshot = None
+        if events:
+            latency = time.monotonic() - mono
+            for _ in events:
+                m.event_latency.observe(latency)
+        m.frame_latency.observe(time.monotonic() - mono)
+        results = [faces.get(id(c), FaceResult(c.detection, c.quality, None, None)) for c in candidates]
+        return FrameOutcome(results, events, len(to_embed))
+
+    def flush(self, camera: CameraInfo, tracker: IouTracker) -> list[AttendanceEvent]:
+        """On shutdown: decide the tracks still open so nothing seen is lost."""
+        wall = datetime.now(UTC)
+        out = []
+        for track in tracker.flush():
+            ev = self.policy.track_ended(track, camera, wall)
+            if ev is not None:
+                out.append(self.commit(ev, track.snapshot))
+        return out
+
+    # ---- single snapshots (HTTP gateway) ---------------------------------------------------------
+
+    def process_snapshot(
+        self, camera: CameraInfo, image: ImageArray, trace_id: str | None = None
+    ) -> FrameOutcome:
+        """A pushed photo is a deliberate capture: one frame decides, with the usual cooldown."""
+        mono = time.monotonic()
+        wall = datetime.now(UTC)
+        faces = self.recognizer.recognize(image)
+        m = self.metrics
+        m.frames.labels(camera.camera_id).inc()
+        m.faces.labels(camera.camera_id).inc(len(faces))
+        events: list[AttendanceEvent] = []
+        for i, face in enumerate(faces):
+            if face.match is None:
+                for reason in face.quality.reasons:
+                    m.quality_rejects.labels(reason).inc()
+                continue
+            m.embeds.labels(camera.camera_id).inc()
+            m.decisions.labels(face.match.decision).inc()
+            track = Track(track_id=i + 1, bbox=face.detection.bbox, first_seen=mono, last_seen=mono)
+            ev = self.policy.observe(track, face.match, camera, wall, min_frames=1, trace_id=trace_id)
+            if ev is None and not track.decided:
+                ev = self.policy.track_ended(track, camera, wall, min_frames=1, trace_id=trace_id)
+                if ev is not None:
+                    events.append(self.commit(ev, face_crop(image, face.detection.bbox)))
+                continue
+            if ev is not None:
+                events.append(self.commit(ev, None))
+        if events:
+            for _ in events:
+                m.event_latency.observe(time.monotonic() - mono)
+        return FrameOutcome(faces, events, sum(1 for f in faces if f.match is not None))
+
+    # ---- outbox --------------------------------------------------------------------------------
+
+    def commit(self, ev: AttendanceEvent, snapshot: ImageArray | None) -> AttendanceEvent:
+        stored = self.store.record_event(ev)  # durable before anything else happens to it
+        self.metrics.events.labels(ev.kind).inc()
+        if snapshot is not None and self.snapshots.enabled:
+            rel = save_snapshot(self.snapshots.directory, ev.event_id, snapshot, ev.captured_at)
+            if rel is not None:
+                self.store.set_snapshot(ev.event_id, rel)
+        log.info(
+            "attendance_event",
+            event_id=ev.event_id,
+            kind=ev.kind,
+            employee_id=ev.employee_id,
+            camera_id=ev.camera_id,
+            similarity=None if ev.similarity is None else round(ev.similarity, 4),
+            seq=stored.seq,
+        )
+        return stored

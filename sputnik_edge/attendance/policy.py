@@ -1,0 +1,150 @@
+"""Attendance policy: when a followed face becomes a check-in, check-out, pass or unknown event.
+
+A match event needs ``min_frames`` frames agreeing on one employee (each already above the
+match threshold with the required margin), and no event repeats for the same employee on the
+same camera within ``cooldown_s``. A track that ends without a match yields at most one
+``unknown`` or ``low_confidence`` event, which names no one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sputnik_edge.attendance.tracker import Track
+from sputnik_edge.attendance.types import AttendanceEvent, EventKind, new_event_id
+from sputnik_edge.recognition.types import MatchResult
+
+DIRECTION_KIND: dict[str, EventKind] = {"in": "check_in", "out": "check_out", "pass": "pass"}
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    min_frames: int = 3
+    cooldown_s: float = 300.0
+    max_embeds_per_track: int = 8
+    reembed_quality_gain: float = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class CameraInfo:
+    camera_id: str
+    direction: str  # in | out | pass
+
+
+class AttendancePolicy:
+    """Shared by every camera and the gateway; cooldowns are guarded by a lock."""
+
+    def __init__(
+        self, cfg: PolicyConfig, device_id: str, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.cfg = cfg
+        self.device_id = device_id
+        self.clock = clock
+        self._last: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def seed_cooldowns(self, recent: Iterable[AttendanceEvent], now_wall: datetime) -> None:
+        """Restore cooldowns from the local log so a restart does not repeat a check-in."""
+        now = self.clock()
+        with self._lock:
+            for ev in recent:
+                if ev.employee_id and ev.kind in DIRECTION_KIND.values():
+                    age = (now_wall - ev.captured_at).total_seconds()
+                    if 0 <= age < self.cfg.cooldown_s:
+                        key = (ev.camera_id, ev.employee_id)
+                        self._last[key] = max(self._last.get(key, -1e18), now - age)
+
+    def needs_embedding(self, track: Track, quality_score: float) -> bool:
+        if track.decided or track.embeds >= self.cfg.max_embeds_per_track:
+            return False
+        if track.embeds == 0:
+            return True
+        # Until the track is decided every usable frame counts as a vote; the quality rule
+        # only matters once the votes are in and we are waiting for the track to end.
+        if len(track.observations) < self.cfg.min_frames:
+            return True
+        return quality_score >= track.best_quality + self.cfg.reembed_quality_gain
+
+    def observe(
+        self,
+        track: Track,
+        match: MatchResult,
+        camera: CameraInfo,
+        wall: datetime,
+        *,
+        min_frames: int | None = None,
+        trace_id: str | None = None,
+    ) -> AttendanceEvent | None:
+        """Add one frame's match to the track; return a match event when the track is decided."""
+        track.observations.append(match)
+        if track.decided:
+            return None
+        need = self.cfg.min_frames if min_frames is None else min_frames
+        votes = track.votes().most_common(2)
+        if not votes:
+            return None
+        leader, count = votes[0]
+        runner_up = votes[1][1] if len(votes) > 1 else 0
+        if count < need or count < 2 * runner_up:
+            return None
+        track.decided = True
+        now = self.clock()
+        key = (camera.camera_id, leader)
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.cfg.cooldown_s:
+                return None
+            self._last[key] = now
+        sims = [o.similarity for o in track.observations if o.employee_id == leader and o.decision == "match"]
+        name = next(o.name for o in track.observations if o.employee_id == leader)
+        return AttendanceEvent(
+            event_id=new_event_id(),
+            device_id=self.device_id,
+            camera_id=camera.camera_id,
+            kind=DIRECTION_KIND[camera.direction],
+            employee_id=leader,
+            name=name,
+            similarity=max(sims),
+            captured_at=wall,
+            trace_id=trace_id,
+            details={"frames": count, "track_id": track.track_id, "observations": len(track.observations)},
+        )
+
+    def in_cooldown(self, camera_id: str, employee_id: str) -> bool:
+        with self._lock:
+            last = self._last.get((camera_id, employee_id))
+        return last is not None and self.clock() - last < self.cfg.cooldown_s
+
+    def track_ended(
+        self,
+        track: Track,
+        camera: CameraInfo,
+        wall: datetime,
+        *,
+        min_frames: int | None = None,
+        trace_id: str | None = None,
+    ) -> AttendanceEvent | None:
+        """At most one unknown / low_confidence event for an undecided track."""
+        need = self.cfg.min_frames if min_frames is None else min_frames
+        if track.decided or len(track.observations) < need:
+            return None
+        track.decided = True
+        low = [o for o in track.observations if o.decision == "low_confidence"]
+        kind: EventKind = "low_confidence" if len(low) * 2 >= len(track.observations) else "unknown"
+        best = max(o.similarity for o in track.observations)
+        return AttendanceEvent(
+            event_id=new_event_id(),
+            device_id=self.device_id,
+            camera_id=camera.camera_id,
+            kind=kind,
+            employee_id=None,
+            name=None,
+            similarity=best,
+            captured_at=wall,
+            trace_id=trace_id,
+            details={"frames": len(track.observations), "track_id": track.track_id},
+        )

@@ -1,0 +1,1 @@
+"""Alembic environment for the central PostgreSQL schema (run through ``sputnik_edge.central.migrate``)."""

@@ -1,0 +1,138 @@
+"""The in-memory gallery and 1:N matching as matrix operations.
+
+All templates live in one L2-normalised float32 matrix, sorted by employee so that the best
+template per employee is a single ``np.maximum.reduceat`` over the similarity row: no Python
+loop over identities, whatever the gallery size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sputnik_edge.recognition.types import Decision, MatchResult
+from sputnik_edge.vision.types import FloatArray
+
+EMBEDDING_DIM = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    match: float = 0.55
+    low_confidence: float = 0.40
+    min_margin: float = 0.05
+
+
+def l2_normalise(x: FloatArray) -> FloatArray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Gallery:
+    """Immutable snapshot; the recogniser swaps the whole object to update it atomically."""
+
+    matrix: FloatArray  # (T, D) templates, grouped by employee
+    starts: np.ndarray  # (E,) index of each employee's first template row
+    employee_ids: tuple[str, ...]
+    names: tuple[str, ...]
+    version: int = 0
+
+    @property
+    def n_employees(self) -> int:
+        return len(self.employee_ids)
+
+    @property
+    def n_templates(self) -> int:
+        return int(self.matrix.shape[0])
+
+    @classmethod
+    def empty(cls, version: int = 0) -> Gallery:
+        return cls(
+            matrix=np.zeros((0, EMBEDDING_DIM), np.float32),
+            starts=np.zeros(0, np.intp),
+            employee_ids=(),
+            names=(),
+            version=version,
+        )
+
+    @classmethod
+    def build(
+        cls,
+        template_owner: Sequence[str],
+        embeddings: FloatArray,
+        names: dict[str, str],
+        version: int = 0,
+    ) -> Gallery:
+        """Build from one row per template and the owner's employee id per row."""
+        emb = np.asarray(embeddings, dtype=np.float32).reshape(-1, EMBEDDING_DIM)
+        if len(template_owner) != emb.shape[0]:
+            raise ValueError(f"{len(template_owner)} owners for {emb.shape[0]} templates")
+        if emb.shape[0] == 0:
+            return cls.empty(version)
+        owners = np.asarray(template_owner, dtype=object)
+        order = np.argsort(owners, kind="stable")
+        owners = owners[order]
+        emb = l2_normalise(emb[order])
+        change = np.flatnonzero(owners[1:] != owners[:-1]) + 1
+        starts = np.concatenate([[0], change]).astype(np.intp)
+        ids = tuple(str(o) for o in owners[starts])
+        return cls(
+            matrix=np.ascontiguousarray(emb),
+            starts=starts,
+            employee_ids=ids,
+            names=tuple(names.get(i, i) for i in ids),
+            version=version,
+        )
+
+    def scores(self, queries: FloatArray) -> FloatArray:
+        """(N, E) best cosine similarity of each query to each employee."""
+        q = np.asarray(queries, dtype=np.float32).reshape(-1, EMBEDDING_DIM)
+        if self.n_templates == 0:
+            return np.zeros((q.shape[0], 0), np.float32)
+        sims = q @ self.matrix.T
+        if len(self.starts) == sims.shape[1]:  # one template per employee: nothing to reduce
+            return sims
+        return np.maximum.reduceat(sims, self.starts, axis=1)
+
+    def match(self, queries: FloatArray, thresholds: Thresholds) -> list[MatchResult]:
+        per_employee = self.scores(queries)
+        return decide(per_employee, self.employee_ids, self.names, thresholds)
+
+
+def decide(
+    per_employee: FloatArray,
+    employee_ids: Sequence[str],
+    names: Sequence[str],
+    thresholds: Thresholds,
+) -> list[MatchResult]:
+    """Top-1, margin to the best other employee, and the decision, for each query row."""
+    n, e = per_employee.shape
+    if e == 0:
+        return [MatchResult("unknown", None, None, 0.0, 0.0) for _ in range(n)]
+    best = np.argmax(per_employee, axis=1)
+    top1 = per_employee[np.arange(n), best]
+    if e > 1:
+        top2 = np.partition(per_employee, e - 2, axis=1)[:, e - 2]
+        margins = top1 - top2
+    else:
+        margins = np.ones(n, np.float32)
+    results = []
+    for i in range(n):  # loop over query faces (a handful per frame), never over identities
+        sim, margin = float(top1[i]), float(margins[i])
+        decision: Decision
+        if sim >= thresholds.match and margin >= thresholds.min_margin:
+            decision = "match"
+        elif sim >= thresholds.low_confidence:
+            decision = "low_confidence"
+        else:
+            decision = "unknown"
+        if decision == "unknown":  # the nearest stranger is noise: name no one
+            results.append(MatchResult(decision, None, None, sim, margin))
+            continue
+        idx = int(best[i])
+        results.append(MatchResult(decision, employee_ids[idx], names[idx], sim, margin))
+    return results

@@ -1,0 +1,147 @@
+"""Image in, faces with decisions out: detect -> align -> quality -> embed -> match.
+
+The same object serves the camera pipeline, the snapshot gateway and the CLI, so a face gets
+the same verdict whichever way it arrives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sputnik_edge.config import RecognitionSection
+from sputnik_edge.recognition.gallery import Gallery, Thresholds
+from sputnik_edge.recognition.types import FaceResult, MatchResult
+from sputnik_edge.vision.align import align_face
+from sputnik_edge.vision.detector import YuNetDetector
+from sputnik_edge.vision.embedder import SFaceEmbedder
+from sputnik_edge.vision.models import default_models_dir, load_manifest, verify
+from sputnik_edge.vision.quality import QualityLimits, assess
+from sputnik_edge.vision.types import Detection, FloatArray, ImageArray, ModelInfo, Quality
+
+
+@dataclass(frozen=True, slots=True)
+class FaceCandidate:
+    """A detected face after alignment and the quality gate, before embedding."""
+
+    detection: Detection
+    aligned: ImageArray
+    quality: Quality
+
+
+class EnrollmentError(ValueError):
+    """A photo that cannot become a template; ``code`` is stable for summaries."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def quality_limits(cfg: RecognitionSection) -> QualityLimits:
+    return QualityLimits(
+        min_face_px=cfg.min_face_px,
+        min_blur=cfg.min_blur,
+        max_yaw_deg=cfg.max_yaw_deg,
+        max_pitch_deg=cfg.max_pitch_deg,
+        min_brightness=cfg.min_brightness,
+        max_brightness=cfg.max_brightness,
+        min_det_score=cfg.det_score_threshold,
+    )
+
+
+class Recognizer:
+    def __init__(
+        self,
+        detector: YuNetDetector,
+        embedder: SFaceEmbedder,
+        limits: QualityLimits,
+        thresholds: Thresholds,
+        gallery: Gallery | None = None,
+    ) -> None:
+        self.detector = detector
+        self.embedder = embedder
+        self.limits = limits
+        self.thresholds = thresholds
+        self._gallery = gallery or Gallery.empty()
+
+    @classmethod
+    def from_config(cls, cfg: RecognitionSection, gallery: Gallery | None = None) -> Recognizer:
+        models_dir = Path(cfg.models_dir) if cfg.models_dir else default_models_dir()
+        verify(models_dir, "detector")
+        verify(models_dir, "embedder")
+        manifest = load_manifest(models_dir)
+        detector = YuNetDetector(
+            models_dir / manifest["detector"].file,
+            score_threshold=cfg.det_score_threshold,
+            nms_threshold=cfg.nms_threshold,
+            max_side=cfg.detect_max_side,
+            threads=cfg.threads,
+        )
+        embedder = SFaceEmbedder(models_dir / manifest["embedder"].file, threads=cfg.threads)
+        thresholds = Thresholds(cfg.match_threshold, cfg.low_confidence_threshold, cfg.min_margin)
+        return cls(detector, embedder, quality_limits(cfg), thresholds, gallery)
+
+    # The gallery is replaced as a whole; readers take one reference per call, so a swap in
+    # another thread never shows them a half-updated matrix.
+    @property
+    def gallery(self) -> Gallery:
+        return self._gallery
+
+    def set_gallery(self, gallery: Gallery) -> None:
+        self._gallery = gallery
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self.embedder.model_info
+
+    @property
+    def model_id(self) -> str:
+        return self.embedder.model_info.model_id
+
+    def analyze(self, image: ImageArray) -> list[FaceCandidate]:
+        """Detect, align and judge quality of every face in the image."""
+        out = []
+        for det in self.detector.detect(image):
+            aligned = align_face(image, det.landmarks)
+            out.append(FaceCandidate(det, aligned, assess(det, aligned, image.shape, self.limits)))
+        return out
+
+    def embed(self, candidates: list[FaceCandidate]) -> FloatArray:
+        if not candidates:
+            return np.zeros((0, 128), np.float32)
+        return self.embedder.embed(np.stack([c.aligned for c in candidates]))
+
+    def match(self, embeddings: FloatArray) -> list[MatchResult]:
+        return self.gallery.match(embeddings, self.thresholds)
+
+    def recognize(self, image: ImageArray) -> list[FaceResult]:
+        """Every face with its decision; faces failing the quality gate are not embedded."""
+        candidates = self.analyze(image)
+        good = [c for c in candidates if c.quality.ok]
+        embeddings = self.embed(good)
+        matches = self.match(embeddings) if len(good) else []
+        by_id = {id(c): (embeddings[i], matches[i]) for i, c in enumerate(good)}
+        results = []
+        for c in candidates:
+            emb, m = by_id.get(id(c), (None, None))
+            results.append(FaceResult(c.detection, c.quality, emb, m))
+        return results
+
+    def enrollment_template(self, image: ImageArray, name: str = "image") -> tuple[FloatArray, Quality]:
+        """The single face of an enrolment photo as a template, or EnrollmentError saying why not."""
+        candidates = self.analyze(image)
+        if not candidates:
+            raise EnrollmentError("no_face", f"{name}: no face found")
+        if len(candidates) > 1:
+            raise EnrollmentError(
+                "several_faces", f"{name}: {len(candidates)} faces found, enrolment needs exactly one"
+            )
+        cand = candidates[0]
+        if not cand.quality.ok:
+            raise EnrollmentError(
+                "low_quality",
+                f"{name}: face rejected by the quality gate ({', '.join(cand.quality.reasons)})",
+            )
+        return self.embed([cand])[0], cand.quality

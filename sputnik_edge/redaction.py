@@ -1,0 +1,34 @@
+"""Removal of secrets from strings before they reach a log line or an API answer."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<cred>[^/@\s]+)@")
+_KV_SECRET = re.compile(
+    r"(?P<key>password|passwd|pwd|token|api_token|secret)(?P<sep>\s*[=:]\s*)(?P<val>[^\s&;,'\"]+)",
+    re.IGNORECASE,
+)
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with any user:password part replaced by ``***``.
+
+    Works on camera URLs (rtsp://user:pass@host/...) and database URLs alike; a
+    string that is not a URL comes back unchanged.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return redact_text(url)
+    if not parts.scheme or "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit((parts.scheme, "***@" + host, parts.path, parts.query, parts.fragment))
+
+
+def redact_text(text: str) -> str:
+    """Strip URL credentials and ``password=...``-style values from free text."""
+    text = _URL_CREDENTIALS.sub(lambda m: m.group("scheme") + "***@", text)
+    return _KV_SECRET.sub(lambda m: m.group("key") + m.group("sep") + "***", text)

@@ -1,0 +1,522 @@
+"""The device's own SQLite store: gallery cache, event log with outbox state, sync state.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` so that a commit has reached the disk when
+``record_event`` returns: an event is durable before anything else happens to it. The file is
+created with mode 0600 in a 0700 folder because it holds biometric templates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import structlog
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import DatabaseError
+
+from sputnik_edge.attendance.types import AttendanceEvent
+from sputnik_edge.recognition.gallery import EMBEDDING_DIM, Gallery
+
+log = structlog.get_logger(__name__)
+
+metadata = MetaData()
+
+employees = Table(
+    "employees",
+    metadata,
+    Column("employee_id", String, primary_key=True),
+    Column("full_name", String, nullable=False),
+    Column("department", String),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("created_at", String, nullable=False),
+    Column("updated_at", String, nullable=False),
+    Column("change_seq", Integer),  # central change_seq when pulled, None when local only
+)
+
+templates = Table(
+    "face_templates",
+    metadata,
+    Column("template_id", String, primary_key=True),
+    Column("employee_id", String, ForeignKey("employees.employee_id", ondelete="CASCADE"), nullable=False),
+    Column("model_id", String, nullable=False),
+    Column("embedding", LargeBinary, nullable=False),
+    Column("quality", Float),
+    Column("created_at", String, nullable=False),
+    Index("ix_templates_model", "model_id", "employee_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", String, primary_key=True),
+    Column("seq", Integer, nullable=False, unique=True),
+    Column("device_id", String, nullable=False),
+    Column("camera_id", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("employee_id", String),
+    Column("name", String),
+    Column("similarity", Float),
+    Column("captured_at", String, nullable=False),
+    Column("trace_id", String),
+    Column("details", Text, nullable=False, default="{}"),
+    Column("snapshot", String),
+    Column("synced_at", String),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", String),
+    Index("ix_events_pending", "synced_at", "seq"),
+    Index("ix_events_captured", "captured_at"),
+)
+
+state = Table(
+    "sync_state",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", String, nullable=False),
+)
+
+
+class StoreError(RuntimeError):
+    """The local database cannot be used; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmployeeRecord:
+    employee_id: str
+    full_name: str
+    department: str | None
+    is_active: bool
+    templates: int
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    event: AttendanceEvent
+    synced_at: str | None
+    snapshot: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        e = self.event
+        return {
+            "event_id": e.event_id,
+            "seq": e.seq,
+            "kind": e.kind,
+            "employee_id": e.employee_id,
+            "name": e.name,
+            "camera_id": e.camera_id,
+            "similarity": None if e.similarity is None else round(e.similarity, 4),
+            "captured_at": e.captured_at.isoformat(),
+            "synced": self.synced_at is not None,
+        }
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _secure_parent(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")  # fsync the WAL at each commit: durable events
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+class LocalStore:
+    """Thread-safe access to the local SQLite file (one writer at a time)."""
+
+    def __init__(self, path: Path, *, device_id: str = "door-1", check_integrity: bool = True) -> None:
+        self.path = Path(path)
+        self.device_id = device_id
+        _secure_parent(self.path)
+        old_umask = os.umask(0o077)  # the file and its -wal/-shm siblings are created 0600
+        try:
+            self.engine: Engine = create_engine(f"sqlite:///{self.path}", future=True)
+            event.listen(self.engine, "connect", _on_connect)
+            try:
+                with self.engine.begin() as conn:
+                    if check_integrity:
+                        result = conn.execute(text("PRAGMA quick_check")).scalar()
+                        if result != "ok":
+                            raise StoreError(
+                                f"local database {self.path} failed its integrity check: {result}"
+                            )
+                metadata.create_all(self.engine)
+            except DatabaseError as exc:
+                raise StoreError(
+                    f"local database {self.path} is not a usable SQLite file ({exc.orig})"
+                ) from None
+        finally:
+            os.umask(old_umask)
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(str(self.path) + suffix)
+            if p.exists():
+                p.chmod(0o600)
+        self._write_lock = threading.Lock()
+        with self.engine.connect() as conn:
+            self._seq = int(conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- employees and templates -------------------------------------------------------------
+
+    def upsert_employee(
+        self,
+        employee_id: str,
+        full_name: str,
+        department: str | None = None,
+        *,
+        is_active: bool = True,
+        change_seq: int | None = None,
+    ) -> None:
+        now = _iso(utcnow())
+        with self._write_lock, self.engine.begin() as conn:
+            self._upsert_employee(conn, employee_id, full_name, department, is_active, change_seq, now)
+
+    @staticmethod
+    def _upsert_employee(
+        conn: Any,
+        employee_id: str,
+        full_name: str,
+        department: str | None,
+        is_active: bool,
+        change_seq: int | None,
+        now: str,
+    ) -> None:
+        exists = conn.execute(
+            select(employees.c.employee_id).where(employees.c.employee_id == employee_id)
+        ).first()
+        values = {
+            "full_name": full_name,
+            "department": department,
+            "is_active": is_active,
+            "updated_at": now,
+            "change_seq": change_seq,
+        }
+        if exists:
+            conn.execute(update(employees).where(employees.c.employee_id == employee_id).values(**values))
+        else:
+            conn.execute(insert(employees).values(employee_id=employee_id, created_at=now, **values))
+
+    def get_employee(self, employee_id: str) -> EmployeeRecord | None:
+        return next((e for e in self.list_employees() if e.employee_id == employee_id), None)
+
+    def list_employees(self) -> list[EmployeeRecord]:
+        counts = (
+            select(templates.c.employee_id, func.count().label("n"))
+            .group_by(templates.c.employee_id)
+            .subquery()
+        )
+        query = (
+            select(employees, func.coalesce(counts.c.n, 0).label("n"))
+            .outerjoin(counts, counts.c.employee_id == employees.c.employee_id)
+            .order_by(employees.c.employee_id)
+        )
+        with self.engine.connect() as conn:
+            return [
+                EmployeeRecord(
+                    r.employee_id, r.full_name, r.department, bool(r.is_active), int(r.n), r.created_at
+                )
+                for r in conn.execute(query)
+            ]
+
+    def set_active(self, employee_id: str, active: bool) -> bool:
+        with self._write_lock, self.engine.begin() as conn:
+            result = conn.execute(
+                update(employees)
+                .where(employees.c.employee_id == employee_id)
+                .values(is_active=active, updated_at=_iso(utcnow()))
+            )
+            return result.rowcount > 0
+
+    def delete_employee(self, employee_id: str) -> tuple[bool, list[str]]:
+        """Erase an employee: templates, and their events (right to erasure). Returns whether the
+        employee existed and the snapshot files of the erased events, for the caller to remove."""
+        with self._write_lock, self.engine.begin() as conn:
+            snaps = [
+                r.snapshot
+                for r in conn.execute(
+                    select(events.c.snapshot).where(
+                        events.c.employee_id == employee_id, events.c.snapshot.is_not(None)
+                    )
+                )
+            ]
+            conn.execute(delete(events).where(events.c.employee_id == employee_id))
+            conn.execute(delete(templates).where(templates.c.employee_id == employee_id))
+            result = conn.execute(delete(employees).where(employees.c.employee_id == employee_id))
+            return result.rowcount > 0, snaps
+
+    def add_templates(
+        self,
+        employee_id: str,
+        model_id: str,
+        embeddings: np.ndarray,
+        qualities: Sequence[float],
+        template_ids: Sequence[str] | None = None,
+    ) -> list[str]:
+        emb = np.asarray(embeddings, dtype="<f4").reshape(-1, EMBEDDING_DIM)
+        ids = list(template_ids) if template_ids is not None else [str(uuid.uuid4()) for _ in emb]
+        now = _iso(utcnow())
+        rows = [
+            {
+                "template_id": tid,
+                "employee_id": employee_id,
+                "model_id": model_id,
+                "embedding": vec.tobytes(),
+                "quality": float(q),
+                "created_at": now,
+            }
+            for tid, vec, q in zip(ids, emb, qualities, strict=True)
+        ]
+        if rows:
+            with self._write_lock, self.engine.begin() as conn:
+                conn.execute(insert(templates), rows)
+        return ids
+
+    def enroll(
+        self,
+        employee_id: str,
+        full_name: str,
+        department: str | None,
+        model_id: str,
+        embeddings: np.ndarray,
+        qualities: Sequence[float],
+    ) -> list[str]:
+        """Employee row and templates in one transaction: all or nothing."""
+        emb = np.asarray(embeddings, dtype="<f4").reshape(-1, EMBEDDING_DIM)
+        now = _iso(utcnow())
+        ids = [str(uuid.uuid4()) for _ in emb]
+        with self._write_lock, self.engine.begin() as conn:
+            existing = conn.execute(
+                select(employees.c.change_seq).where(employees.c.employee_id == employee_id)
+            ).first()
+            seq = existing.change_seq if existing else None
+            self._upsert_employee(conn, employee_id, full_name, department, True, seq, now)
+            conn.execute(
+                insert(templates),
+                [
+                    {
+                        "template_id": tid,
+                        "employee_id": employee_id,
+                        "model_id": model_id,
+                        "embedding": vec.tobytes(),
+                        "quality": float(q),
+                        "created_at": now,
+                    }
+                    for tid, vec, q in zip(ids, emb, qualities, strict=True)
+                ],
+            )
+        return ids
+
+    def load_gallery(self, model_id: str, version: int = 0) -> Gallery:
+        """Active employees' templates for ``model_id`` as one matrix."""
+        query = (
+            select(templates.c.employee_id, templates.c.embedding, employees.c.full_name)
+            .join(employees, employees.c.employee_id == templates.c.employee_id)
+            .where(templates.c.model_id == model_id, employees.c.is_active.is_(True))
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return Gallery.empty(version)
+        owners = [r.employee_id for r in rows]
+        matrix = np.frombuffer(b"".join(r.embedding for r in rows), dtype="<f4").reshape(-1, EMBEDDING_DIM)
+        names = {r.employee_id: r.full_name for r in rows}
+        return Gallery.build(owners, matrix, names, version)
+
+    def gallery_signature(self, model_id: str) -> tuple[int, str]:
+        """Cheap change detector for the gallery: template count and latest change time."""
+        with self.engine.connect() as conn:
+            n = conn.execute(
+                select(func.count()).select_from(templates).where(templates.c.model_id == model_id)
+            ).scalar_one()
+            t1 = conn.execute(select(func.max(templates.c.created_at))).scalar() or ""
+            t2 = conn.execute(select(func.max(employees.c.updated_at))).scalar() or ""
+            n_emp = conn.execute(select(func.count()).select_from(employees)).scalar_one()
+        return int(n) * 1_000_003 + int(n_emp), f"{t1}|{t2}"
+
+    def template_count(self, model_id: str | None = None) -> int:
+        query = select(func.count()).select_from(templates)
+        if model_id is not None:
+            query = query.where(templates.c.model_id == model_id)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    # ---- events and outbox ---------------------------------------------------------------------
+
+    def next_seq(self) -> int:
+        with self._write_lock:
+            self._seq += 1
+            return self._seq
+
+    def record_event(self, ev: AttendanceEvent, snapshot: str | None = None) -> AttendanceEvent:
+        """Commit the event durably; returns it with its device sequence number set."""
+        with self._write_lock:
+            seq = ev.seq if ev.seq > self._seq else self._seq + 1
+            self._seq = seq
+            row = {
+                "event_id": ev.event_id,
+                "seq": seq,
+                "device_id": ev.device_id,
+                "camera_id": ev.camera_id,
+                "kind": ev.kind,
+                "employee_id": ev.employee_id,
+                "name": ev.name,
+                "similarity": ev.similarity,
+                "captured_at": _iso(ev.captured_at),
+                "trace_id": ev.trace_id,
+                "details": json.dumps(ev.details, sort_keys=True),
+                "snapshot": snapshot,
+            }
+            with self.engine.begin() as conn:
+                conn.execute(insert(events).values(**row))
+        return AttendanceEvent(
+            ev.event_id,
+            ev.device_id,
+            ev.camera_id,
+            ev.kind,
+            ev.employee_id,
+            ev.name,
+            ev.similarity,
+            ev.captured_at,
+            seq,
+            ev.trace_id,
+            ev.details,
+        )
+
+    def set_snapshot(self, event_id: str, rel_path: str) -> None:
+        with self._write_lock, self.engine.begin() as conn:
+            conn.execute(update(events).where(events.c.event_id == event_id).values(snapshot=rel_path))
+
+    @staticmethod
+    def _to_event(r: Any) -> AttendanceEvent:
+        return AttendanceEvent(
+            event_id=r.event_id,
+            device_id=r.device_id,
+            camera_id=r.camera_id,
+            kind=r.kind,
+            employee_id=r.employee_id,
+            name=r.name,
+            similarity=r.similarity,
+            captured_at=datetime.fromisoformat(r.captured_at),
+            seq=r.seq,
+            trace_id=r.trace_id,
+            details=json.loads(r.details or "{}"),
+        )
+
+    def list_events(self, since: datetime | None = None, limit: int = 100) -> list[StoredEvent]:
+        """Most recent ``limit`` events (after ``since``), returned oldest first."""
+        query = select(events).order_by(events.c.seq.desc()).limit(limit)
+        if since is not None:
+            query = query.where(events.c.captured_at >= _iso(since))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [StoredEvent(self._to_event(r), r.synced_at, r.snapshot) for r in reversed(rows)]
+
+    def pending(self, limit: int = 500) -> list[AttendanceEvent]:
+        query = select(events).where(events.c.synced_at.is_(None)).order_by(events.c.seq).limit(limit)
+        with self.engine.connect() as conn:
+            return [self._to_event(r) for r in conn.execute(query)]
+
+    def mark_synced(self, event_ids: Iterable[str]) -> int:
+        ids = list(event_ids)
+        if not ids:
+            return 0
+        with self._write_lock, self.engine.begin() as conn:
+            result = conn.execute(
+                update(events)
+                .where(events.c.event_id.in_(ids), events.c.synced_at.is_(None))
+                .values(synced_at=_iso(utcnow()))
+            )
+            return int(result.rowcount)
+
+    def mark_failed(self, event_ids: Iterable[str], error: str) -> None:
+        ids = list(event_ids)
+        if not ids:
+            return
+        with self._write_lock, self.engine.begin() as conn:
+            conn.execute(
+                update(events)
+                .where(events.c.event_id.in_(ids))
+                .values(attempts=events.c.attempts + 1, last_error=error[:500])
+            )
+
+    def backlog(self) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(events).where(events.c.synced_at.is_(None))
+                ).scalar_one()
+            )
+
+    def count_events(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
+
+    def prune_events(self, older_than: datetime, *, standalone: bool) -> tuple[int, list[str]]:
+        """Delete events captured before ``older_than``. With a central database only synced ones
+        go (unsent rows are never dropped); standalone, the local log *is* the record, so all old
+        rows go. Returns the count and the snapshot paths the caller should remove."""
+        cond = events.c.captured_at < _iso(older_than)
+        if not standalone:
+            cond = cond & events.c.synced_at.is_not(None)
+        with self._write_lock, self.engine.begin() as conn:
+            snaps = [
+                r.snapshot
+                for r in conn.execute(select(events.c.snapshot).where(cond, events.c.snapshot.is_not(None)))
+            ]
+            result = conn.execute(delete(events).where(cond))
+            return int(result.rowcount), snaps
+
+    # ---- key/value sync state ------------------------------------------------------------------
+
+    def get_state(self, key: str, default: str | None = None) -> str | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(state.c.value).where(state.c.key == key)).scalar()
+            return default if value is None else str(value)
+
+    def set_state(self, key: str, value: str) -> None:
+        with self._write_lock, self.engine.begin() as conn:
+            if conn.execute(select(state.c.key).where(state.c.key == key)).first():
+                conn.execute(update(state).where(state.c.key == key).values(value=value))
+            else:
+                conn.execute(insert(state).values(key=key, value=value))

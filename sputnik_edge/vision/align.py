@@ -1,0 +1,102 @@
+"""5-point face alignment to the 112x112 ArcFace/SFace template (pure functions)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from sputnik_edge.vision.types import ImageArray
+
+# The template OpenCV's FaceRecognizerSF.alignCrop and InsightFace's arcface_dst use, in YuNet's
+# landmark order: right eye, left eye, nose tip, right mouth corner, left mouth corner (the person's
+# right, so the smaller x first on a frontal face).
+ARCFACE_TEMPLATE: npt.NDArray[np.float64] = np.array(
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ],
+    dtype=np.float64,
+)
+ALIGNED_SIZE = 112
+
+
+def ensure_bgr(image: npt.NDArray[np.uint8]) -> ImageArray:
+    """3-channel BGR view of a grey (H, W), (H, W, 1) or BGRA image; BGR input is returned as is."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise ValueError(f"image must be a uint8 numpy array, got {getattr(image, 'dtype', type(image))}")
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image
+    raise ValueError(f"image must be (H, W), (H, W, 3) or (H, W, 4), got shape {image.shape}")
+
+
+def similarity_transform(src: npt.ArrayLike, dst: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Least-squares similarity (rotation, uniform scale, translation) mapping ``src`` onto ``dst``.
+
+    Umeyama (1991), the estimator behind OpenCV's alignCrop and skimage's SimilarityTransform.
+    Returns the 2x3 matrix for ``cv2.warpAffine``.
+    """
+    s = np.asarray(src, dtype=np.float64)
+    d = np.asarray(dst, dtype=np.float64)
+    if s.ndim != 2 or s.shape[1] != 2 or s.shape != d.shape or s.shape[0] < 2:
+        raise ValueError(f"src and dst must be matching (N>=2, 2) point arrays, got {s.shape} and {d.shape}")
+    if not (np.isfinite(s).all() and np.isfinite(d).all()):
+        raise ValueError("landmarks contain NaN or inf")
+    n = s.shape[0]
+    mu_s = s.mean(axis=0)
+    mu_d = d.mean(axis=0)
+    sc = s - mu_s
+    dc = d - mu_d
+    var_s = float((sc**2).sum()) / n
+    if var_s <= 1e-12:
+        raise ValueError("landmarks are degenerate (all points coincide)")
+    cov = dc.T @ sc / n
+    u, sv, vt = np.linalg.svd(cov)
+    signs = np.ones(2)
+    # Reflections would mirror the face; force a proper rotation.
+    if np.linalg.det(cov) < 0:
+        signs[-1] = -1.0
+    rank = int(np.linalg.matrix_rank(cov))
+    if rank == 0:
+        raise ValueError("landmarks are degenerate (zero covariance)")
+    if rank == 1 and np.linalg.det(u) * np.linalg.det(vt) <= 0:
+        rot = u @ np.diag([1.0, -1.0]) @ vt
+    else:
+        rot = u @ np.diag(signs) @ vt
+    scale = float((sv * signs).sum()) / var_s
+    m = np.empty((2, 3), dtype=np.float64)
+    m[:, :2] = scale * rot
+    m[:, 2] = mu_d - scale * (rot @ mu_s)
+    return m
+
+
+def template_for(size: int = ALIGNED_SIZE) -> npt.NDArray[np.float64]:
+    if size <= 0:
+        raise ValueError(f"aligned size must be positive, got {size}")
+    return ARCFACE_TEMPLATE * (size / ALIGNED_SIZE)
+
+
+def align_face(image_bgr: npt.NDArray[np.uint8], landmarks: npt.ArrayLike, size: int = ALIGNED_SIZE) -> ImageArray:
+    """Warp the face so its 5 landmarks land on the template; uint8 (size, size, 3) BGR."""
+    pts = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
+    if pts.shape != (5, 2):
+        raise ValueError(f"landmarks must be 5 (x, y) points, got shape {np.asarray(landmarks).shape}")
+    m = similarity_transform(pts, template_for(size))
+    # Same interpolation and zero border as OpenCV's alignCrop, so embeddings match the reference.
+    out = cv2.warpAffine(ensure_bgr(image_bgr), m, (size, size), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    return np.asarray(out, dtype=np.uint8)
+
+
+def transform_points(points: npt.ArrayLike, matrix: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Apply a 2x3 affine matrix to (N, 2) points."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    m = np.asarray(matrix, dtype=np.float64)
+    return p @ m[:, :2].T + m[:, 2]

@@ -1,0 +1,27 @@
+"""onnxruntime session factory tuned for a small edge CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnxruntime as ort
+
+
+def create_session(path: Path, threads: int = 0) -> ort.InferenceSession:
+    """CPU-only session; ``threads`` = 0 lets onnxruntime use one thread per physical core.
+
+    Sequential execution because these graphs are chains of convolutions: parallel branches would
+    only add scheduling overhead, while intra-op threads split each convolution across cores. The
+    inter-op pool is pinned to one thread for the same reason.
+    """
+    if threads < 0:
+        raise ValueError(f"threads must be >= 0, got {threads}")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"ONNX model {path} not found")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])

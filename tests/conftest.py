@@ -1,0 +1,47 @@
+"""Shared fixtures: the real face data set and CI rules for skips."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _faces_dir() -> Path:
+    env = os.environ.get("SPUTNIK_FACES_DIR")
+    if env:
+        return Path(env)
+    return REPO_ROOT.parent / "shared" / "faces"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a resource is missing, but fail in CI where it must be present."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    path = _faces_dir()
+    require((path / "labels.csv").is_file(), f"face data not found at {path} (set SPUTNIK_FACES_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def face_labels(faces_dir: Path) -> list[tuple[Path, str]]:
+    """(absolute image path, identity) rows of the dev set's labels.csv, in file order."""
+    with (faces_dir / "labels.csv").open(newline="") as fh:
+        return [(faces_dir / row["path"], row["identity"]) for row in csv.DictReader(fh)]
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    return REPO_ROOT / "models"
