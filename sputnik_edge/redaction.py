@@ -7,7 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<cred>[^/@\s]+)@")
 _KV_SECRET = re.compile(
-    r"(?P<key>password|passwd|pwd|token|api_token|secret)(?P<sep>\s*[=:]\s*)(?P<val>[^\s&;,'\"]+)",
+    r"(?P<key>password|passwd|pwd|token|api_token|secret)(?P<sep>['\"]?\s*[=:]\s*['\"]?)(?P<val>[^\s&;,'\"]+)",
     re.IGNORECASE,
 )
 

@@ -59,13 +59,11 @@ class AttendancePolicy:
                         self._last[key] = max(self._last.get(key, -1e18), now - age)
 
     def needs_embedding(self, track: Track, quality_score: float) -> bool:
-        if track.decided or track.embeds >= self.cfg.max_embeds_per_track:
+        """Embed every usable frame of an undecided track up to a budget; past the budget only a
+        clearly better face is worth another embed. A decided track is never embedded again."""
+        if track.decided:
             return False
-        if track.embeds == 0:
-            return True
-        # Until the track is decided every usable frame counts as a vote; the quality rule
-        # only matters once the votes are in and we are waiting for the track to end.
-        if len(track.observations) < self.cfg.min_frames:
+        if track.embeds < self.cfg.max_embeds_per_track:
             return True
         return quality_score >= track.best_quality + self.cfg.reembed_quality_gain
 

@@ -52,23 +52,28 @@ def normalise_url(url: str) -> URL:
     try:
         parsed = make_url(raw)
     except (ArgumentError, ValueError):
-        raise CentralError(f"central database URL is not a valid URL: {redact_url(raw)}") from None
+        raise CentralError(f"central database URL is not a valid URL: {safe_url(raw)}") from None
     if parsed.get_backend_name() != "postgresql":
         raise CentralError(
             f"central database URL must be a postgresql:// URL, got {parsed.get_backend_name()}:// "
-            f"({redact_url(raw)})"
+            f"({safe_url(raw)})"
         )
     if parsed.drivername == "postgresql":
         # SQLAlchemy 2.1 picks psycopg 3 for a bare postgresql:// URL; the project ships psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg2")
     if not parsed.database:
-        raise CentralError(f"central database URL names no database: {redact_url(raw)}")
+        raise CentralError(f"central database URL names no database: {safe_url(raw)}")
     return parsed
 
 
+def safe_url(url: str) -> str:
+    """URL for messages and logs: no user:password part and no ``?password=`` query parameter
+    (libpq accepts both; redact_url alone only handles the first)."""
+    return redact_text(redact_url(url))
+
+
 def display_url(url: URL) -> str:
-    """URL for messages: no password, and no user either (redact_url hides the whole userinfo)."""
-    return redact_url(url.render_as_string(hide_password=False))
+    return safe_url(url.render_as_string(hide_password=False))
 
 
 def _first_line(message: str) -> str:

@@ -12,8 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from sputnik_edge.central.errors import CentralError, describe_db_error, normalise_url
-from sputnik_edge.redaction import redact_url
+from sputnik_edge.central.errors import CentralError, describe_db_error, display_url, normalise_url, safe_url
 
 log = structlog.get_logger(__name__)
 
@@ -63,12 +62,12 @@ def upgrade(url: str, revision: str = "head") -> str:
         raise
     except Exception as exc:
         raise CentralError(
-            f"migration of {redact_url(sa_url.render_as_string(hide_password=False))} failed: "
+            f"migration of {display_url(sa_url)} failed: "
             f"{describe_db_error(exc)}"
         ) from None
     finally:
         engine.dispose()
-    log.info("central_schema_upgraded", url=redact_url(url), before=before, after=after)
+    log.info("central_schema_upgraded", url=safe_url(url), before=before, after=after)
     return after or ""
 
 
@@ -84,5 +83,5 @@ def downgrade(url: str, revision: str) -> str:
             after = current_revision(conn)
     finally:
         engine.dispose()
-    log.info("central_schema_downgraded", url=redact_url(url), after=after)
+    log.info("central_schema_downgraded", url=safe_url(url), after=after)
     return after or ""

@@ -24,6 +24,7 @@ from sputnik_edge.central.errors import (
     UnknownEmployeeError,
     describe_db_error,
     normalise_url,
+    safe_url,
 )
 from sputnik_edge.central.migrate import current_revision, head_revision, known_revisions
 from sputnik_edge.central.schema import (
@@ -43,7 +44,6 @@ from sputnik_edge.central.types import (
     GalleryDelta,
     TemplateRow,
 )
-from sputnik_edge.redaction import redact_url
 
 log = structlog.get_logger(__name__)
 
@@ -97,7 +97,7 @@ class CentralStore:
         self._display = "<invalid url>"
         try:
             sa_url = normalise_url(url)
-            self._display = redact_url(url.strip())
+            self._display = safe_url(url.strip())
             self._engine = create_engine(
                 sa_url,
                 pool_pre_ping=True,

@@ -8,6 +8,7 @@ and SFace lists its 145 initialisers as graph inputs, which OpenCV 5 refuses. He
   output, Constant nodes) into float32 initialisers: the arithmetic is the one onnxruntime does at
   run time, so outputs stay identical to float rounding;
 * drop graph inputs that are initialisers or unused;
+* rewrite PRelu as Relu/Sub/Mul/Add (bit-exact, much faster in onnxruntime, see rewrite_prelu);
 * make SFace's batch dimension and YuNet's input height/width dynamic (the YuNet head reshapes with
   ``[1, -1, C]`` and upsamples by scale, so any multiple of 32 works; its batch stays 1);
 * check the result with ``onnx.checker`` and against the original with onnxruntime, then write
@@ -205,6 +206,38 @@ def drop_constant_inputs(model: Any) -> int:
     return dropped
 
 
+def rewrite_prelu(model: Any) -> int:
+    """Replace PRelu(x, s) by Relu(x) + s * (x - Relu(x)); returns how many were rewritten.
+
+    Bit-exact (for x > 0 the second term is s * 0, for x <= 0 the first is 0), and onnxruntime's
+    PRelu with a per-channel (C, 1, 1) slope is a slow generic broadcast that also forces layout
+    reorders around every convolution: on SFace the rewrite cuts a single-thread call from ~40 to
+    ~26 ms here. Slopes outside [0, 1] rule out the cheaper Max(x, s * x).
+    """
+    from onnx import helper
+
+    graph = model.graph
+    nodes = []
+    count = 0
+    for node in graph.node:
+        if node.op_type != "PRelu":
+            nodes.append(node)
+            continue
+        x, slope = node.input
+        y = node.output[0]
+        pos, neg, scaled = f"{y}__pos", f"{y}__neg", f"{y}__scaled"
+        nodes.extend([
+            helper.make_node("Relu", [x], [pos], name=f"{node.name}__relu"),
+            helper.make_node("Sub", [x, pos], [neg], name=f"{node.name}__sub"),
+            helper.make_node("Mul", [neg, slope], [scaled], name=f"{node.name}__mul"),
+            helper.make_node("Add", [pos, scaled], [y], name=f"{node.name}__add"),
+        ])
+        count += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return count
+
+
 def make_dynamic(model: Any, inputs: dict[int, str], outputs: dict[int, str]) -> None:
     graph = model.graph
     if len(graph.input) != 1:
@@ -226,11 +259,12 @@ def prepare_bytes(data: bytes, recipe: _Recipe) -> bytes:
     model = onnx.load_from_string(data)
     folded = fold_constants(model)
     dropped = drop_constant_inputs(model)
+    prelu = rewrite_prelu(model)
     make_dynamic(model, recipe.dynamic_inputs, recipe.dynamic_outputs)
     model.producer_name = "sputnik_edge.vision.prepare"
-    model.doc_string = f"{recipe.model_id}: {recipe.source_file} from {SOURCE_PACKAGE}, DequantizeLinear folded"
+    model.doc_string = f"{recipe.model_id}: {recipe.source_file} from {SOURCE_PACKAGE}, DequantizeLinear folded, PRelu expanded"
     onnx.checker.check_model(model, full_check=True)
-    log.info("model_folded", model=recipe.name, folded_nodes=folded, dropped_inputs=dropped)
+    log.info("model_folded", model=recipe.name, folded_nodes=folded, dropped_inputs=dropped, prelu_rewritten=prelu)
     return bytes(model.SerializeToString())
 
 

@@ -192,7 +192,7 @@ def test_photos_are_stored_and_linked(central_store: CentralStore) -> None:
 
 def test_find_conflicts(central_store: CentralStore) -> None:
     vecs = unit_vectors(4, seed=7)
-    for i, emp in enumerate(["a", "b", "c"]):
+    for emp in ["a", "b", "c"]:
         central_store.upsert_employee(emp, emp.upper())
     central_store.add_templates("a", MODEL, vecs[0:1], [0.9])
     # b has two templates; the best one counts.

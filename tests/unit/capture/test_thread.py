@@ -13,8 +13,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from sputnik_edge.capture.thread import CameraStatus, CaptureThread
-from tests.support.cameras import CLIP_RELPATH
 from tests.unit.capture.test_sources import LEVELS, level_of, write_numbered_clip
+
+pytest_plugins = ["tests.support.cameras"]
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
@@ -174,10 +175,9 @@ def test_bad_source_is_rejected_at_construction(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_real_clip_is_paced_and_keeps_counting_past_its_end(
-    start_capture: Callable[..., CaptureThread], faces_dir: Path
+    start_capture: Callable[..., CaptureThread], clip_path: Path
 ) -> None:
-    clip = faces_dir / CLIP_RELPATH
-    cam = start_capture(str(clip))
+    cam = start_capture(str(clip_path))
     first = cam.get_frame(0, timeout=10)
     assert first is not None
     assert first.image.shape == (360, 640, 3)
