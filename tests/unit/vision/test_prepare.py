@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from sputnik_edge.vision.align import align_face
+from sputnik_edge.vision.detector import YuNetDetector
+from sputnik_edge.vision.models import load_manifest
+from sputnik_edge.vision.prepare import main, prepare_models, run_original
+
+pytest.importorskip("onnx")
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _yunet_blob(img: np.ndarray) -> np.ndarray:
+    h, w = img.shape[:2]
+    ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
+    blob = np.zeros((1, 3, ph, pw), np.float32)
+    blob[0, :, :h, :w] = img.transpose(2, 0, 1)
+    return blob
+
+
+def test_prepared_yunet_matches_original_on_dev_faces(
+    dev_images: list[tuple[Path, np.ndarray]], original_paths: tuple[Path, Path], yunet_path: Path
+) -> None:
+    original = original_paths[0].read_bytes()
+    sess = _session(yunet_path)
+    names = [o.name for o in sess.get_outputs()]
+    for path, img in dev_images[::3]:
+        blob = _yunet_blob(img)
+        ref, _engine = run_original(original, blob)
+        ours = sess.run(names, {"input": blob})
+        for name, a, b in zip(names, ref, ours, strict=True):
+            assert b.shape[1] > 0
+            diff = float(np.abs(a.reshape(b.shape) - b).max())
+            assert diff < 1e-3, f"{path.name} {name}: {diff}"
+
+
+@pytest.mark.parametrize(("h", "w"), [(320, 320), (480, 640), (256, 256), (640, 864)])
+def test_yunet_input_size_is_dynamic(
+    h: int, w: int, dev_images: list[tuple[Path, np.ndarray]], original_paths: tuple[Path, Path], yunet_path: Path
+) -> None:
+    img = cv2.resize(dev_images[0][1], (w, h))
+    blob = _yunet_blob(img)
+    ours = _session(yunet_path).run(None, {"input": blob})
+    ref, _ = run_original(original_paths[0].read_bytes(), blob)
+    assert ours[0].shape == (1, (h // 8) * (w // 8), 1)  # cls_8 covers the whole padded grid
+    assert max(float(np.abs(a.reshape(b.shape) - b).max()) for a, b in zip(ref, ours, strict=True)) < 1e-3
+
+
+def test_prepared_sface_matches_original_on_dev_faces(
+    dev_images: list[tuple[Path, np.ndarray]],
+    original_paths: tuple[Path, Path],
+    sface_path: Path,
+    native_detector: YuNetDetector,
+) -> None:
+    original = original_paths[1].read_bytes()
+    sess = _session(sface_path)
+    crops = [align_face(img, native_detector.detect(img)[0].landmarks) for _, img in dev_images]
+    blob = cv2.dnn.blobFromImages(crops, 1.0, (112, 112), (0, 0, 0), swapRB=True, crop=False)
+    ours = sess.run(None, {"data": blob})[0]  # one batched call: the batch dim is dynamic
+    for i, (path, _) in enumerate(dev_images):
+        ref, _engine = run_original(original, blob[i : i + 1])
+        diff = float(np.abs(ref[0].reshape(-1) - ours[i]).max())
+        assert diff < 1e-3, f"{path.name}: {diff}"
+
+
+def test_prepared_models_have_no_quantisation_or_dangling_inputs(yunet_path: Path, sface_path: Path) -> None:
+    import onnx
+
+    for path in (yunet_path, sface_path):
+        model = onnx.load(str(path))
+        ops = {n.op_type for n in model.graph.node}
+        assert not ops & {"DequantizeLinear", "QuantizeLinear", "PRelu"}
+        assert [i.name for i in model.graph.input] in (["input"], ["data"])
+
+
+def test_prepare_is_reproducible(tmp_path: Path, models_dir: Path) -> None:
+    written = prepare_models(tmp_path)
+    assert sorted(p.name for p in written) == ["MANIFEST", "sface.onnx", "yunet.onnx"]
+    ours = load_manifest(tmp_path)
+    committed = load_manifest(models_dir)
+    assert {k: v.sha256 for k, v in ours.items()} == {k: v.sha256 for k, v in committed.items()}
+    assert tomllib.loads((tmp_path / "MANIFEST").read_text()) == tomllib.loads((models_dir / "MANIFEST").read_text())
+
+
+def test_main_reports_bad_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--out", str(tmp_path / "out"), "--source", str(tmp_path)]) == 2
+    assert "lacks model file" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "MANIFEST").exists()
