@@ -23,9 +23,9 @@ def redact_url(url: str) -> str:
     except ValueError:
         return redact_text(url)
     if not parts.scheme or "@" not in parts.netloc:
-        return url
+        return redact_text(url)  # libpq also takes ?password=... in the query
     host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, "***@" + host, parts.path, parts.query, parts.fragment))
+    return redact_text(urlunsplit((parts.scheme, "***@" + host, parts.path, parts.query, parts.fragment)))
 
 
 def redact_text(text: str) -> str:

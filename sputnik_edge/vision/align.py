@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -22,16 +24,18 @@ ARCFACE_TEMPLATE: npt.NDArray[np.float64] = np.array(
     dtype=np.float64,
 )
 ALIGNED_SIZE = 112
+# Inputs are typed loosely because cv2 returns untyped arrays; the dtype is checked at run time.
+AnyImage = npt.NDArray[Any]
 
 
-def ensure_bgr(image: npt.NDArray[np.uint8]) -> ImageArray:
+def ensure_bgr(image: AnyImage) -> ImageArray:
     """3-channel BGR view of a grey (H, W), (H, W, 1) or BGRA image; BGR input is returned as is."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
         raise ValueError(f"image must be a uint8 numpy array, got {getattr(image, 'dtype', type(image))}")
     if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        return np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
     if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+        return np.asarray(cv2.cvtColor(image, cv2.COLOR_BGRA2BGR), dtype=np.uint8)
     if image.ndim == 3 and image.shape[2] == 3:
         return image
     raise ValueError(f"image must be (H, W), (H, W, 3) or (H, W, 4), got shape {image.shape}")
@@ -83,15 +87,17 @@ def template_for(size: int = ALIGNED_SIZE) -> npt.NDArray[np.float64]:
     return ARCFACE_TEMPLATE * (size / ALIGNED_SIZE)
 
 
-def align_face(image_bgr: npt.NDArray[np.uint8], landmarks: npt.ArrayLike, size: int = ALIGNED_SIZE) -> ImageArray:
+def align_face(image_bgr: AnyImage, landmarks: npt.ArrayLike, size: int = ALIGNED_SIZE) -> ImageArray:
     """Warp the face so its 5 landmarks land on the template; uint8 (size, size, 3) BGR."""
     pts = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
     if pts.shape != (5, 2):
         raise ValueError(f"landmarks must be 5 (x, y) points, got shape {np.asarray(landmarks).shape}")
     m = similarity_transform(pts, template_for(size))
     # Same interpolation and zero border as OpenCV's alignCrop, so embeddings match the reference.
-    out = cv2.warpAffine(ensure_bgr(image_bgr), m, (size, size), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    out = cv2.warpAffine(
+        ensure_bgr(image_bgr), m, (size, size), flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0),
+    )
     return np.asarray(out, dtype=np.uint8)
 
 

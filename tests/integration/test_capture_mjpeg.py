@@ -14,7 +14,6 @@ from sputnik_edge.capture.thread import CaptureThread
 if TYPE_CHECKING:
     from tests.support.cameras import MjpegServer
 
-pytest_plugins = ["tests.support.cameras"]
 pytestmark = pytest.mark.integration
 
 

@@ -16,7 +16,6 @@ from sputnik_edge.capture.thread import CaptureThread, Frame
 if TYPE_CHECKING:
     from tests.support.cameras import RtspServer
 
-pytest_plugins = ["tests.support.cameras"]
 pytestmark = pytest.mark.integration
 
 FAST = {"open_timeout_s": 3.0, "read_timeout_s": 2.0, "backoff_initial_s": 0.2, "backoff_max_s": 1.0}

@@ -8,8 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cameras import RtspServer, clip_path, rtsp_server  # noqa: F401  (fixtures)
-from tests.support.daemon import Daemon, base_config, enrol_people, first_photo_per_person, free_port, write_config
+from tests.support.cameras import RtspServer
+from tests.support.daemon import (
+    Daemon,
+    base_config,
+    enrol_people,
+    first_photo_per_person,
+    free_port,
+    write_config,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +25,7 @@ def named(events: list[dict], kind: str | None = None) -> list[dict]:
     return [e for e in events if e["employee_id"] and (kind is None or e["kind"] == kind)]
 
 
-def test_rtsp_clip_to_check_in_faults_and_sigterm(tmp_path: Path, faces_dir: Path, rtsp_server) -> None:  # noqa: F811
+def test_rtsp_clip_to_check_in_faults_and_sigterm(tmp_path: Path, faces_dir: Path, rtsp_server) -> None:
     server: RtspServer = rtsp_server(user="cam", password="s3cret-pw")
     enrol_people(tmp_path / "edge.db", first_photo_per_person(faces_dir))
     port = free_port()

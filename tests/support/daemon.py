@@ -57,7 +57,9 @@ def enrol_people(db_path: Path, photos: dict[str, Path], device_id: str = "door-
     try:
         for identity, photo in photos.items():
             vec, q = rec.enrollment_template(load_image(photo), str(photo))
-            store.enroll(identity, identity.replace("_", " ").title(), None, rec.model_id, vec[None], [q.score])
+            store.enroll(
+                identity, identity.replace("_", " ").title(), None, rec.model_id, vec[None], [q.score]
+            )
     finally:
         store.close()
 

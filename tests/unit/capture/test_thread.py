@@ -15,8 +15,6 @@ from structlog.testing import capture_logs
 from sputnik_edge.capture.thread import CameraStatus, CaptureThread
 from tests.unit.capture.test_sources import LEVELS, level_of, write_numbered_clip
 
-pytest_plugins = ["tests.support.cameras"]
-
 
 def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout

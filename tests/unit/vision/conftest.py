@@ -76,7 +76,7 @@ def original_paths() -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="session")
-def reference(original_paths: tuple[Path, Path]):  # type: ignore[no-untyped-def]
+def reference(original_paths: tuple[Path, Path]):
     from sputnik_edge.vision.reference import ReferencePipeline
 
     return ReferencePipeline(*original_paths)

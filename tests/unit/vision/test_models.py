@@ -75,7 +75,7 @@ def test_missing_model_file_is_a_clear_error(models_dir: Path, tmp_path: Path) -
 
 
 def test_missing_manifest_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match="manifest .* not found"):
+    with pytest.raises(ModelError, match=r"manifest .* not found"):
         load_manifest(tmp_path)
 
 

@@ -24,5 +24,5 @@ def test_rejects_negative_threads(sface_path: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nope.onnx"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.onnx"):
         create_session(tmp_path / "nope.onnx")

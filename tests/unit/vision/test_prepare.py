@@ -46,7 +46,11 @@ def test_prepared_yunet_matches_original_on_dev_faces(
 
 @pytest.mark.parametrize(("h", "w"), [(320, 320), (480, 640), (256, 256), (640, 864)])
 def test_yunet_input_size_is_dynamic(
-    h: int, w: int, dev_images: list[tuple[Path, np.ndarray]], original_paths: tuple[Path, Path], yunet_path: Path
+    h: int,
+    w: int,
+    dev_images: list[tuple[Path, np.ndarray]],
+    original_paths: tuple[Path, Path],
+    yunet_path: Path,
 ) -> None:
     img = cv2.resize(dev_images[0][1], (w, h))
     blob = _yunet_blob(img)
@@ -89,7 +93,8 @@ def test_prepare_is_reproducible(tmp_path: Path, models_dir: Path) -> None:
     ours = load_manifest(tmp_path)
     committed = load_manifest(models_dir)
     assert {k: v.sha256 for k, v in ours.items()} == {k: v.sha256 for k, v in committed.items()}
-    assert tomllib.loads((tmp_path / "MANIFEST").read_text()) == tomllib.loads((models_dir / "MANIFEST").read_text())
+    fresh = tomllib.loads((tmp_path / "MANIFEST").read_text())
+    assert fresh == tomllib.loads((models_dir / "MANIFEST").read_text())
 
 
 def test_main_reports_bad_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

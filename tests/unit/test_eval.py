@@ -1,0 +1,257 @@
+"""Verification metrics on synthetic scores with known answers, and ``sputnik-edge eval`` on the
+real calibration pairs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sputnik_edge.cli import main
+from sputnik_edge.config import RecognitionSection
+from sputnik_edge.eval import (
+    accuracy_at,
+    best_threshold,
+    evaluate_pairs,
+    kfold_accuracy,
+    rates_at,
+    read_pairs,
+    roc_curve,
+    tar_at_far,
+)
+from sputnik_edge.recognition.recognizer import Recognizer
+from tests.conftest import require
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# ---- pure metrics -------------------------------------------------------------------------------
+
+
+def separable(n: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    genuine = np.linspace(0.6, 0.9, n)
+    impostor = np.linspace(-0.1, 0.3, n)
+    return np.concatenate([genuine, impostor]).astype(np.float32), np.array([True] * n + [False] * n)
+
+
+def test_best_threshold_perfectly_separable() -> None:
+    scores, labels = separable()
+    thr, acc = best_threshold(scores, labels)
+    assert acc == 1.0
+    assert 0.3 < thr <= 0.6
+    assert accuracy_at(scores, labels, thr) == 1.0
+
+
+def test_best_threshold_known_overlap() -> None:
+    # Genuine 0.5..0.9, impostors 0.1..0.5 plus two impostors at 0.95: the best a threshold can
+    # do is to misclassify exactly those two.
+    genuine = np.linspace(0.5, 0.9, 40)
+    impostor = np.concatenate([np.linspace(0.1, 0.45, 38), [0.95, 0.95]])
+    scores = np.concatenate([genuine, impostor]).astype(np.float32)
+    labels = np.array([True] * 40 + [False] * 40)
+    _, acc = best_threshold(scores, labels)
+    assert acc == pytest.approx(78 / 80)
+
+
+def test_kfold_accuracy_separable_is_one() -> None:
+    scores, labels = separable(100)
+    folds = np.arange(len(scores)) % 10
+    mean, std = kfold_accuracy(scores, labels, folds)
+    assert mean == 1.0
+    assert std == 0.0
+
+
+def test_kfold_accuracy_with_one_error_fold() -> None:
+    scores, labels = separable(100)
+    folds = np.arange(len(scores)) % 10
+    labels = labels.copy()
+    labels[0] = False  # a top genuine score labelled impostor: one error in fold 0 only
+    mean, _ = kfold_accuracy(scores, labels, folds)
+    per_fold = len(scores) // 10
+    assert mean == pytest.approx(1 - 1 / per_fold / 10)
+
+
+def test_tar_at_far_counts_impostors_above_threshold() -> None:
+    impostor = np.arange(1000) / 1000.0  # 0.000 .. 0.999
+    genuine = np.linspace(0.95, 1.0, 200)
+    scores = np.concatenate([genuine, impostor])
+    labels = np.array([True] * 200 + [False] * 1000)
+    for far, allowed in ((1e-2, 10), (1e-3, 1), (5e-3, 5)):
+        tar, thr = tar_at_far(scores, labels, far)
+        assert int(np.sum(impostor >= thr)) == allowed
+        assert tar == pytest.approx(float(np.mean(genuine >= thr)))
+        assert rates_at(scores, labels, thr)[1] <= far
+    # FAR 0: threshold above the highest impostor
+    tar0, thr0 = tar_at_far(scores, labels, 0.0)
+    assert thr0 > impostor.max()
+    assert tar0 == pytest.approx(float(np.mean(genuine > impostor.max())))
+
+
+def test_tar_at_far_ties_do_not_exceed_far() -> None:
+    impostor = np.array([0.9] * 5 + [0.1] * 95)
+    genuine = np.array([0.95, 0.85, 0.5])
+    scores = np.concatenate([genuine, impostor])
+    labels = np.array([True] * 3 + [False] * 100)
+    tar, thr = tar_at_far(scores, labels, 0.02)  # 2 allowed, but 5 tied: none may pass
+    assert np.sum(impostor >= thr) == 0
+    assert tar == pytest.approx(1 / 3)
+
+
+def test_rates_at() -> None:
+    scores = np.array([0.9, 0.7, 0.5, 0.3, 0.6, 0.2, 0.1, 0.0])
+    labels = np.array([True, True, True, True, False, False, False, False])
+    tar, far = rates_at(scores, labels, 0.55)
+    assert tar == pytest.approx(0.5)
+    assert far == pytest.approx(0.25)
+
+
+def test_roc_curve_ends_at_one() -> None:
+    scores, labels = separable()
+    far, tar, _ = roc_curve(scores, labels)
+    assert far[-1] == pytest.approx(1.0)
+    assert tar[-1] == pytest.approx(1.0)
+    assert np.all(np.diff(far) >= 0)
+    assert np.all(np.diff(tar) >= 0)
+
+
+def test_read_pairs_errors_name_column_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "p.csv"
+    bad.write_text("path_a,path_b,same\na.jpg,b.jpg,maybe\n")
+    with pytest.raises(ValueError, match=r"p\.csv:2.*same.*maybe"):
+        read_pairs(bad)
+    bad.write_text("path_a,path_b,same,fold\na.jpg,b.jpg,1,x\n")
+    with pytest.raises(ValueError, match="fold"):
+        read_pairs(bad)
+    bad.write_text("path_a,path_b,same\n")
+    with pytest.raises(ValueError, match="no pairs"):
+        read_pairs(bad)
+
+
+# ---- the real pipeline ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def calib(faces_dir: Path) -> Path:
+    root = faces_dir / "calib"
+    require((root / "pairs.csv").is_file(), f"calibration pairs not found under {root}")
+    return root
+
+
+@pytest.fixture(scope="module")
+def recognizer(models_dir: Path) -> Recognizer:
+    require((models_dir / "MANIFEST").is_file() or any(models_dir.glob("*.onnx")), "models missing")
+    return Recognizer.from_config(RecognitionSection(models_dir=models_dir))
+
+
+@pytest.fixture
+def cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.delenv("SPUTNIK_CONFIG", raising=False)
+    for name in ("RECOGNITION_MATCH_THRESHOLD", "RECOGNITION_LOW_CONFIDENCE_THRESHOLD"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "config.toml"
+    path.write_text(f'[storage]\ndatabase = "{tmp_path}/edge.db"\nsnapshots_dir = "{tmp_path}/snaps"\n')
+    yield path
+
+
+def rows(calib: Path) -> list[dict[str, str]]:
+    with (calib / "pairs.csv").open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def write_pairs(path: Path, data: list[dict[str, str]], fields: list[str]) -> Path:
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(data)
+    return path
+
+
+def test_evaluate_pairs_subset_is_accurate(recognizer: Recognizer, calib: Path, tmp_path: Path) -> None:
+    subset = [r for r in rows(calib) if r["path_a"].startswith("faceapi_bbt/")]
+    assert len(subset) >= 100
+    pairs = read_pairs(write_pairs(tmp_path / "p.csv", subset, ["path_a", "path_b", "same"]))
+    result = evaluate_pairs(recognizer, pairs, calib)
+    s = result.summary
+    assert s["pairs"] == len(subset)
+    assert s["images"] == len({r[k] for r in subset for k in ("path_a", "path_b")})
+    assert "acc_10fold" not in s  # no fold column
+    assert s["acc_best"] >= 0.9
+    assert len(result.scores) == len(subset)
+    same = result.labels
+    assert float(np.median(result.scores[same])) > float(np.median(result.scores[~same])) + 0.3
+
+
+def test_eval_cli_full_pairs_with_folds_and_plot(
+    calib: Path, cfg: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = rows(calib)
+    for i, r in enumerate(data):
+        r["fold"] = str(i % 10)
+    pairs = write_pairs(tmp_path / "folds.csv", data, ["path_a", "path_b", "same", "fold"])
+    plot = tmp_path / "out" / "roc.png"
+    argv = ["eval", "-q", "--config", str(cfg), "--pairs", str(pairs), "--root", str(calib)]
+    code = main([*argv, "--json", "--plot", str(plot)])
+    out = capsys.readouterr().out
+    assert code == 0
+    s = json.loads(out)
+    for key in (
+        "pairs",
+        "images",
+        "no_detection",
+        "acc_10fold",
+        "tar_at_far_1e-3",
+        "threshold_at_far_1e-3",
+        "tar_at_far_1e-2",
+        "ms_per_image",
+        "tar_at_match_threshold",
+        "far_at_match_threshold",
+        "tar_at_low_confidence_threshold",
+        "far_at_low_confidence_threshold",
+    ):
+        assert key in s, key
+    assert s["pairs"] == len(data)
+    assert s["images"] == len({r[k] for r in data for k in ("path_a", "path_b")})
+    assert s["match_threshold"] == pytest.approx(0.55)
+    assert s["low_confidence_threshold"] == pytest.approx(0.40)
+    assert s["acc_best"] >= 0.97
+    assert s["acc_10fold"] >= 0.97
+    assert 0 <= s["no_detection"] <= 3  # README: a few CompreFace photos defeat some detectors
+    assert s["far_at_match_threshold"] <= s["far_at_low_confidence_threshold"]
+    assert s["tar_at_match_threshold"] <= s["tar_at_low_confidence_threshold"]
+    assert s["ms_per_image"] > 0
+    assert plot.read_bytes().startswith(PNG_MAGIC)
+    assert plot.stat().st_size > 5000
+
+
+def test_eval_cli_missing_column_exits_2(
+    calib: Path, cfg: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = write_pairs(tmp_path / "bad.csv", rows(calib)[:5], ["path_a", "path_b"])
+    assert main(["eval", "-q", "--config", str(cfg), "--pairs", str(bad), "--root", str(calib)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "same" in err
+    assert str(bad) in err
+
+
+def test_eval_cli_missing_pairs_file_and_root(
+    calib: Path, cfg: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "none.csv"
+    assert main(["eval", "--config", str(cfg), "--pairs", str(missing), "--root", str(calib)]) == 2
+    assert str(missing) in capsys.readouterr().err
+    pairs = str(calib / "pairs.csv")
+    assert main(["eval", "--config", str(cfg), "--pairs", pairs, "--root", str(tmp_path / "x")]) == 2
+    assert str(tmp_path / "x") in capsys.readouterr().err
+
+
+def test_eval_cli_one_class_only_exits_2(
+    calib: Path, cfg: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    only_same = [r for r in rows(calib) if r["same"] == "1" and r["path_a"].startswith("faceapi_bbt/")][:3]
+    p = write_pairs(tmp_path / "same.csv", only_same, ["path_a", "path_b", "same"])
+    assert main(["eval", "-q", "--config", str(cfg), "--pairs", str(p), "--root", str(calib)]) == 2
+    assert "different-person" in capsys.readouterr().err
