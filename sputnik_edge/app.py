@@ -286,18 +286,24 @@ class EdgeApp:
         )
         sched.add_job(self._job("metrics_refresh", self.refresh_metrics), "interval", seconds=5)
         if self.sync is not None:
+            now = datetime.now(UTC)  # first runs at start, not one interval later
             sched.add_job(
-                self._job("sync", self.sync.push_once), "interval", seconds=s.central.sync_interval_s
+                self._job("sync", self.sync.push_once),
+                "interval",
+                seconds=s.central.sync_interval_s,
+                next_run_time=now,
             )
             sched.add_job(
                 self._job("gallery_pull", self.sync.pull_once),
                 "interval",
                 seconds=s.central.gallery_interval_s,
+                next_run_time=now,
             )
             sched.add_job(
                 self._job("heartbeat", self.sync.heartbeat_once),
                 "interval",
                 seconds=s.central.heartbeat_interval_s,
+                next_run_time=now,
             )
         sched.start()
         self.scheduler = sched
@@ -310,7 +316,13 @@ class EdgeApp:
             return
         from sputnik_edge.central.sync import CentralSync
 
-        self.sync = CentralSync(self)
+        self.sync = CentralSync(
+            self.settings,
+            self.store,
+            self.recognizer.model_id,
+            self.metrics,
+            on_gallery_change=lambda: self.reload_gallery(force=True),
+        )
 
     def _job(self, name: str, func: Any) -> Any:
         def run() -> None:
@@ -372,7 +384,7 @@ class EdgeApp:
             self.scheduler.shutdown(wait=False)
         if self.sync is not None:
             try:
-                self.sync.push_once()  # best effort: the outbox keeps whatever does not make it
+                self.sync.push_once(force=True)  # best effort: the outbox keeps whatever does not make it
             except Exception as exc:
                 log.warning("final_sync_failed", error=str(exc))
             self.sync.close()

@@ -53,6 +53,23 @@ class Ctx:
         except OSError as exc:
             raise UsageError(f"storage.database {self.settings.storage.database}: {exc.strerror}") from None
 
+    def central(self) -> Any:
+        """The central store when configured (checked: reachable and migrated), else None."""
+        if not self.settings.central.enabled:
+            return None
+        from sputnik_edge.central.errors import CentralError
+        from sputnik_edge.central.store import CentralStore
+
+        central = CentralStore(
+            self.settings.central.database_url.get_secret_value(),
+            connect_timeout_s=self.settings.central.connect_timeout_s,
+        )
+        try:
+            central.check()
+        except CentralError as exc:
+            raise UsageError(str(exc)) from None
+        return central
+
     def recognizer(self, store: Any = None) -> Any:
         from sputnik_edge.recognition.recognizer import Recognizer
         from sputnik_edge.vision.models import ModelIntegrityError
@@ -87,13 +104,15 @@ def _read_images(paths: Sequence[str]) -> list[tuple[str, Any]]:
 
 
 def cmd_enroll(ctx: Ctx) -> int:
+    import numpy as np
+
     from sputnik_edge.recognition.recognizer import EnrollmentError
 
     args = ctx.args
     _check_employee_id(args.employee_id)
     images = _read_images(args.images)
     store = ctx.store()
-    rec = ctx.recognizer()
+    rec = ctx.recognizer(store)
     templates, qualities = [], []
     for name, image in images:  # every photo is checked before anything is written
         try:
@@ -102,14 +121,72 @@ def cmd_enroll(ctx: Ctx) -> int:
             raise UsageError(str(exc)) from None
         templates.append(vec)
         qualities.append(q.score)
-    import numpy as np
-
-    ids = store.enroll(
-        args.employee_id, args.name, args.department, rec.model_id, np.stack(templates), qualities
+    matrix = np.stack(templates)
+    central = ctx.central()
+    _refuse_conflicts(ctx, rec, central, args.employee_id, matrix, force=args.force)
+    ids = None
+    if central is not None:
+        ids = _enroll_central(
+            central, args.employee_id, args.name, args.department, rec.model_id, matrix, qualities
+        )
+    store.enroll(
+        args.employee_id, args.name, args.department, rec.model_id, matrix, qualities, template_ids=ids
     )
-    log.info("employee_enrolled", employee_id=args.employee_id, templates=len(ids))
-    print(f"enrolled {args.employee_id} ({args.name}) with {len(ids)} template(s)")
+    log.info("employee_enrolled", employee_id=args.employee_id, templates=len(templates))
+    where = " (local and central)" if central is not None else ""
+    print(f"enrolled {args.employee_id} ({args.name}) with {len(templates)} template(s){where}")
     return EXIT_OK
+
+
+def _refuse_conflicts(
+    ctx: Ctx, rec: Any, central: Any, employee_id: str, matrix: Any, *, force: bool
+) -> None:
+    """A face that already matches someone else above the match threshold is refused unless forced."""
+    if force:
+        return
+    threshold = ctx.settings.recognition.match_threshold
+    others: dict[str, float] = {}
+    gallery = rec.gallery
+    if gallery.n_employees:
+        scores = gallery.scores(matrix).max(axis=0)
+        for idx, sim in enumerate(scores):
+            if sim >= threshold and gallery.employee_ids[idx] != employee_id:
+                others[gallery.employee_ids[idx]] = float(sim)
+    if central is not None:
+        from sputnik_edge.central.errors import CentralError
+
+        try:
+            for vec in matrix:
+                for other, sim in central.find_conflicts(
+                    rec.model_id, vec, threshold, exclude_employee_id=employee_id
+                ):
+                    others[other] = max(sim, others.get(other, -1.0))
+        except CentralError as exc:
+            raise UsageError(str(exc)) from None
+    if others:
+        best = max(others, key=lambda k: others[k])
+        raise UsageError(
+            f"this face already matches employee {best!r} (similarity {others[best]:.3f} >= "
+            f"{threshold}); use --force to enrol anyway"
+        )
+
+
+def _enroll_central(
+    central: Any,
+    employee_id: str,
+    name: str,
+    department: str | None,
+    model_id: str,
+    matrix: Any,
+    qualities: list[float],
+) -> list[str]:
+    from sputnik_edge.central.errors import CentralError
+
+    try:
+        central.upsert_employee(employee_id, name, department)
+        return list(central.add_templates(employee_id, model_id, matrix, qualities))
+    except CentralError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _check_employee_id(employee_id: str) -> None:
@@ -146,7 +223,7 @@ def cmd_enroll_dir(ctx: Ctx) -> int:
         raise UsageError(f"{root}: no employee subfolders (one folder per employee id)")
     jobs = [(f, img) for f in folders for img in sorted(f.iterdir()) if img.suffix.lower() in IMAGE_SUFFIXES]
     store = ctx.store()
-    rec = ctx.recognizer()
+    rec = ctx.recognizer(store)
     accepted: dict[str, list[Any]] = {}
     rejects: list[tuple[str, str, str]] = []
     with tqdm(total=len(jobs), unit="img", desc="enrolling", disable=ctx.args.quiet, file=sys.stderr) as bar:
@@ -159,11 +236,23 @@ def cmd_enroll_dir(ctx: Ctx) -> int:
             except EnrollmentError as exc:
                 rejects.append((str(img), exc.code, str(exc)))
             bar.update(1)
+    central = ctx.central()
+    conflicts: list[tuple[str, str]] = []
     for employee_id, items in accepted.items():
         full_name, dept = people.get(employee_id, (employee_id.replace("_", " ").title(), None))
-        store.enroll(
-            employee_id, full_name, dept, rec.model_id, np.stack([v for v, _ in items]), [q for _, q in items]
-        )
+        matrix = np.stack([v for v, _ in items])
+        qualities = [q for _, q in items]
+        try:
+            _refuse_conflicts(ctx, rec, central, employee_id, matrix, force=ctx.args.force)
+        except UsageError as exc:
+            conflicts.append((employee_id, str(exc)))
+            continue
+        ids = None
+        if central is not None:
+            ids = _enroll_central(central, employee_id, full_name, dept, rec.model_id, matrix, qualities)
+        store.enroll(employee_id, full_name, dept, rec.model_id, matrix, qualities, template_ids=ids)
+    for employee_id, _ in conflicts:
+        accepted.pop(employee_id, None)
     empty = [f.name for f in folders if f.name not in accepted]
     print(
         f"enrolled {len(accepted)} employee(s) with {sum(len(v) for v in accepted.values())} template(s); "
@@ -177,6 +266,8 @@ def cmd_enroll_dir(ctx: Ctx) -> int:
             print(f"  rejected: {msg}")
     for name in empty:
         print(f"  not enrolled: {name} (no usable photo)")
+    for employee_id, reason in conflicts:
+        print(f"  not enrolled: {employee_id}: {reason}")
     return EXIT_OK if accepted else EXIT_USAGE
 
 
@@ -198,20 +289,28 @@ def cmd_employees(ctx: Ctx) -> int:
     employee_id = ctx.args.employee_id
     if not employee_id:
         raise UsageError(f"employees {action} needs an employee id")
-    if store.get_employee(employee_id) is None:
+    central = ctx.central()
+    known_centrally = False
+    if central is not None:
+        known_centrally = any(e.employee_id == employee_id for e in central.list_employees())
+    if store.get_employee(employee_id) is None and not known_centrally:
         raise UsageError(f"unknown employee id {employee_id!r}")
-    if action == "deactivate":
-        store.set_active(employee_id, False)
-        print(f"deactivated {employee_id}")
-    elif action == "activate":
-        store.set_active(employee_id, True)
-        print(f"activated {employee_id}")
+    if action in ("activate", "deactivate"):
+        active = action == "activate"
+        store.set_active(employee_id, active)
+        if central is not None and known_centrally:
+            emp = next(e for e in central.list_employees() if e.employee_id == employee_id)
+            central.upsert_employee(employee_id, emp.full_name, emp.department, is_active=active)
+        print(f"{action}d {employee_id}")
     elif action == "delete":
         from sputnik_edge.store.snapshots import remove_snapshots
 
+        if central is not None and known_centrally:
+            central.delete_employee(employee_id)
         _, snaps = store.delete_employee(employee_id)
         removed = remove_snapshots(ctx.settings.storage.snapshots_dir, snaps)
-        print(f"deleted {employee_id}: templates and events erased, {removed} snapshot(s) removed")
+        where = "locally and centrally" if known_centrally else "locally"
+        print(f"deleted {employee_id} {where}: templates and events erased, {removed} snapshot(s) removed")
     return EXIT_OK
 
 

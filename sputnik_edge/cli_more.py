@@ -1,8 +1,10 @@
-"""Commands for the daemon and its services: run, sync, db, doctor, bench."""
+"""Commands for the daemon and its services: run, sync, db, doctor."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -25,5 +27,121 @@ def cmd_run(ctx: Ctx) -> int:
     return app.run_forever()
 
 
+def _require_central(ctx: Ctx) -> str:
+    from sputnik_edge.cli import UsageError
+
+    url = ctx.settings.central.database_url.get_secret_value()
+    if not url:
+        raise UsageError("central.database_url is not set (or DATABASE_URL / SPUTNIK_CENTRAL__DATABASE_URL)")
+    return url
+
+
+def cmd_db(ctx: Ctx) -> int:
+    from sputnik_edge.central.errors import CentralError, safe_url
+    from sputnik_edge.central.migrate import upgrade
+    from sputnik_edge.cli import UsageError
+
+    url = _require_central(ctx)
+    try:
+        rev = upgrade(url)
+    except CentralError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"central database {safe_url(url)} at revision {rev}")
+    tz = ctx.settings.central.office_timezone
+    if tz:
+        from sputnik_edge.central.store import CentralStore
+
+        with CentralStore(url) as central:
+            try:
+                central.set_office_timezone(tz)
+            except (CentralError, ValueError) as exc:
+                raise UsageError(f"central.office_timezone: {exc}") from None
+        print(f"office time zone {tz}")
+    return 0
+
+
+def cmd_sync(ctx: Ctx) -> int:
+    from sputnik_edge.central.sync import CentralSync
+    from sputnik_edge.cli import EXIT_FAIL
+    from sputnik_edge.metrics import Metrics
+
+    _require_central(ctx)
+    store = ctx.store()
+    rec = ctx.recognizer()
+    sync = CentralSync(ctx.settings, store, rec.model_id, Metrics())
+    central = ctx.central()  # checked: reachable and migrated
+    del central
+    changed = sync.pull_once(force=True)
+    pushed = sync.push_once(force=True)
+    offset = sync.heartbeat_once()
+    status = sync.status()
+    sync.close()
+    print(
+        json.dumps(
+            {"pushed": pushed, "gallery_changes": changed, "clock_offset_ms": offset, **status}, indent=2
+        )
+    )
+    return EXIT_FAIL if status["last_error"] else 0
+
+
+def cmd_doctor(ctx: Ctx) -> int:
+    """Check models, storage, cameras and the central database; print one line each."""
+    from sputnik_edge.capture.sources import open_capture, parse_source
+    from sputnik_edge.redaction import redact_url
+    from sputnik_edge.vision.models import ModelError, default_models_dir, verify
+
+    s = ctx.settings
+    results: list[tuple[str, bool, str]] = []
+    models_dir = s.recognition.models_dir or default_models_dir()
+    for name in ("detector", "embedder"):
+        try:
+            path = verify(models_dir, name)
+            results.append((f"model {name}", True, f"{path.name} sha256 ok"))
+        except (ModelError, FileNotFoundError) as exc:
+            results.append((f"model {name}", False, str(exc)))
+    try:
+        store = ctx.store()
+        results.append(("storage", True, f"{s.storage.database}: {store.backlog()} event(s) pending"))
+    except Exception as exc:
+        results.append(("storage", False, str(exc)))
+    disk = shutil.disk_usage(s.storage.database.parent if s.storage.database.parent.exists() else "/")
+    results.append(("disk", disk.free > 200 * 1024 * 1024, f"{disk.free // (1024 * 1024)} MB free"))
+    for cam in s.cameras:
+        try:
+            cap = open_capture(
+                parse_source(cam.source), open_timeout_s=cam.open_timeout_s, read_timeout_s=cam.read_timeout_s
+            )
+            ok, frame = cap.read() if cap.isOpened() else (False, None)
+            cap.release()
+            detail = f"{redact_url(cam.source)}: " + (
+                f"frame {frame.shape[1]}x{frame.shape[0]}" if ok and frame is not None else "no frame"
+            )
+            results.append((f"camera {cam.id}", bool(ok), detail))
+        except Exception as exc:
+            results.append((f"camera {cam.id}", False, f"{redact_url(cam.source)}: {exc}"))
+    if s.central.enabled:
+        from sputnik_edge.central.errors import CentralError
+        from sputnik_edge.central.store import CentralStore
+
+        with CentralStore(
+            s.central.database_url.get_secret_value(), connect_timeout_s=s.central.connect_timeout_s
+        ) as c:
+            try:
+                c.check()
+                results.append(("central", True, c.display_url))
+            except CentralError as exc:
+                results.append(("central", False, str(exc)))
+    else:
+        results.append(("central", True, "not configured (standalone)"))
+    for what, ok, detail in results:
+        print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}")
+    return 0 if all(ok for _, ok, _ in results) else 1
+
+
 def register(add: AddCommand) -> None:
     add("run", cmd_run, "run the daemon (cameras, pipeline, outbox, HTTP API)")
+    p = add("db", cmd_db, "central database: `db upgrade` applies the migrations (idempotent)")
+    p.add_argument("action", choices=["upgrade"])
+    p = add("sync", cmd_sync, "pull the gallery and push the outbox to the central database now")
+    p.add_argument("--once", action="store_true", required=True, help="one round, then exit")
+    add("doctor", cmd_doctor, "check models, storage, disk, cameras and the central database")

@@ -320,11 +320,12 @@ class LocalStore:
         model_id: str,
         embeddings: np.ndarray,
         qualities: Sequence[float],
+        template_ids: Sequence[str] | None = None,
     ) -> list[str]:
         """Employee row and templates in one transaction: all or nothing."""
         emb = np.asarray(embeddings, dtype="<f4").reshape(-1, EMBEDDING_DIM)
         now = _iso(utcnow())
-        ids = [str(uuid.uuid4()) for _ in emb]
+        ids = list(template_ids) if template_ids is not None else [str(uuid.uuid4()) for _ in emb]
         with self._write_lock, self.engine.begin() as conn:
             existing = conn.execute(
                 select(employees.c.change_seq).where(employees.c.employee_id == employee_id)
@@ -362,6 +363,62 @@ class LocalStore:
         matrix = np.frombuffer(b"".join(r.embedding for r in rows), dtype="<f4").reshape(-1, EMBEDDING_DIM)
         names = {r.employee_id: r.full_name for r in rows}
         return Gallery.build(owners, matrix, names, version)
+
+    def apply_gallery_delta(self, delta: Any, model_id: str) -> tuple[int, list[str]]:
+        """Apply a central pull in one transaction: erasures, then employees, then templates.
+        Returns the number of changed rows and snapshot files of erased people to remove."""
+        now = _iso(utcnow())
+        changed = 0
+        snaps: list[str] = []
+        with self._write_lock, self.engine.begin() as conn:
+            for employee_id in delta.erased:
+                snaps += [
+                    r.snapshot
+                    for r in conn.execute(
+                        select(events.c.snapshot).where(
+                            events.c.employee_id == employee_id, events.c.snapshot.is_not(None)
+                        )
+                    )
+                ]
+                conn.execute(delete(events).where(events.c.employee_id == employee_id))
+                conn.execute(delete(templates).where(templates.c.employee_id == employee_id))
+                changed += conn.execute(
+                    delete(employees).where(employees.c.employee_id == employee_id)
+                ).rowcount
+            for e in delta.employees:
+                self._upsert_employee(
+                    conn, e.employee_id, e.full_name, e.department, e.is_active, e.change_seq, now
+                )
+                changed += 1
+            dead = [t.template_id for t in delta.templates if t.deleted]
+            if dead:
+                changed += conn.execute(delete(templates).where(templates.c.template_id.in_(dead))).rowcount
+            present = set(conn.execute(select(employees.c.employee_id)).scalars())
+            live = [t for t in delta.templates if not t.deleted and t.employee_id in present]
+            if live:
+                known = set(
+                    conn.execute(
+                        select(templates.c.template_id).where(
+                            templates.c.template_id.in_([t.template_id for t in live])
+                        )
+                    ).scalars()
+                )
+                rows = [
+                    {
+                        "template_id": t.template_id,
+                        "employee_id": t.employee_id,
+                        "model_id": model_id,
+                        "embedding": np.asarray(t.embedding, dtype="<f4").tobytes(),
+                        "quality": t.quality,
+                        "created_at": now,
+                    }
+                    for t in live
+                    if t.template_id not in known
+                ]
+                if rows:
+                    conn.execute(insert(templates), rows)
+                    changed += len(rows)
+        return changed, snaps
 
     def gallery_signature(self, model_id: str) -> tuple[int, str]:
         """Cheap change detector for the gallery: template count and latest change time."""
