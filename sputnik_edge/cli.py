@@ -179,12 +179,13 @@ def _enroll_central(
     model_id: str,
     matrix: Any,
     qualities: list[float],
+    photos: list[bytes] | None = None,
 ) -> list[str]:
     from sputnik_edge.central.errors import CentralError
 
     try:
         central.upsert_employee(employee_id, name, department)
-        return list(central.add_templates(employee_id, model_id, matrix, qualities))
+        return list(central.add_templates(employee_id, model_id, matrix, qualities, photos=photos))
     except CentralError as exc:
         raise UsageError(str(exc)) from None
 
@@ -230,7 +231,7 @@ def cmd_enroll_dir(ctx: Ctx) -> int:
         for folder, img in jobs:
             try:
                 vec, q = rec.enrollment_template(load_image(img), str(img))
-                accepted.setdefault(folder.name, []).append((vec, q.score))
+                accepted.setdefault(folder.name, []).append((vec, q.score, img))
             except ImageError as exc:
                 rejects.append((str(img), exc.code, str(exc)))
             except EnrollmentError as exc:
@@ -240,8 +241,8 @@ def cmd_enroll_dir(ctx: Ctx) -> int:
     conflicts: list[tuple[str, str]] = []
     for employee_id, items in accepted.items():
         full_name, dept = people.get(employee_id, (employee_id.replace("_", " ").title(), None))
-        matrix = np.stack([v for v, _ in items])
-        qualities = [q for _, q in items]
+        matrix = np.stack([v for v, _, _ in items])
+        qualities = [q for _, q, _ in items]
         try:
             _refuse_conflicts(ctx, rec, central, employee_id, matrix, force=ctx.args.force)
         except UsageError as exc:
@@ -249,7 +250,10 @@ def cmd_enroll_dir(ctx: Ctx) -> int:
             continue
         ids = None
         if central is not None:
-            ids = _enroll_central(central, employee_id, full_name, dept, rec.model_id, matrix, qualities)
+            photos = [p.read_bytes() for _, _, p in items] if ctx.settings.central.store_photos else None
+            ids = _enroll_central(
+                central, employee_id, full_name, dept, rec.model_id, matrix, qualities, photos
+            )
         store.enroll(employee_id, full_name, dept, rec.model_id, matrix, qualities, template_ids=ids)
     for employee_id, _ in conflicts:
         accepted.pop(employee_id, None)

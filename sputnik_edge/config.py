@@ -68,7 +68,8 @@ class RecognitionSection(StrictModel):
     match_threshold: float = Field(default=0.55, ge=-1, le=1)
     low_confidence_threshold: float = Field(default=0.40, ge=-1, le=1)
     min_margin: float = Field(default=0.05, ge=0, le=2)
-    det_score_threshold: float = Field(default=0.6, gt=0, lt=1)
+    det_score_threshold: float = Field(default=0.6, gt=0, lt=1)  # detector: faces to track
+    quality_min_det_score: float = Field(default=0.8, gt=0, le=1)  # gate: faces worth embedding
     nms_threshold: float = Field(default=0.3, gt=0, lt=1)
     detect_max_side: int = Field(default=640, ge=0, le=4096)
     min_face_px: float = Field(default=40, ge=8)
@@ -108,7 +109,6 @@ class StorageSection(StrictModel):
     save_snapshots: bool = True
     snapshot_ttl_days: float = Field(default=7, ge=0)
     event_retention_days: float = Field(default=90, gt=0)
-    keep_enrolment_photos: bool = False
 
 
 class CentralSection(StrictModel):
@@ -119,6 +119,7 @@ class CentralSection(StrictModel):
     batch_size: int = Field(default=500, ge=1, le=10000)
     connect_timeout_s: float = Field(default=5, gt=0, le=120)
     office_timezone: str = "UTC"
+    store_photos: bool = False  # keep enrolment photos centrally so templates can be recomputed
 
     @property
     def enabled(self) -> bool:

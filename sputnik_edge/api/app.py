@@ -125,6 +125,13 @@ def create_app(ctx: EdgeApp) -> FastAPI:
             expose_headers=["X-Trace-ID"],
         )
 
+    if settings.http.static_path is not None:
+        from fastapi.staticfiles import StaticFiles
+
+        if not settings.http.static_path.is_dir():
+            raise ValueError(f"http.static_path {settings.http.static_path}: not a directory")
+        app.mount("/static", StaticFiles(directory=settings.http.static_path), name="static")
+
     @app.middleware("http")
     async def trace_and_auth(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]

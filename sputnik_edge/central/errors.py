@@ -27,17 +27,23 @@ UPGRADE_HINT = "run `sputnik-edge db upgrade`"
 # psycopg2 reports connection failures as OperationalError without a SQLSTATE, so the kind of
 # failure can only be told from libpq's message text.
 _CONNECT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"password authentication failed|no password supplied|authentication failed", re.I),
-     "authentication failed (wrong user or password)"),
+    (
+        re.compile(r"password authentication failed|no password supplied|authentication failed", re.I),
+        "authentication failed (wrong user or password)",
+    ),
     (re.compile(r'database "[^"]*" does not exist', re.I), "database does not exist"),
     (re.compile(r'role "[^"]*" does not exist', re.I), "user (role) does not exist"),
-    (re.compile(r"could not translate host name|Name or service not known|nodename nor servname", re.I),
-     "host name not found"),
+    (
+        re.compile(r"could not translate host name|Name or service not known|nodename nor servname", re.I),
+        "host name not found",
+    ),
     (re.compile(r"Connection refused", re.I), "host unreachable (connection refused)"),
     (re.compile(r"timeout expired|timed out", re.I), "host unreachable (connection timed out)"),
     (re.compile(r"No route to host|Network is unreachable", re.I), "host unreachable (no route)"),
-    (re.compile(r"server closed the connection unexpectedly|terminating connection", re.I),
-     "connection lost"),
+    (
+        re.compile(r"server closed the connection unexpectedly|terminating connection", re.I),
+        "connection lost",
+    ),
 )
 
 

@@ -61,10 +61,7 @@ def upgrade(url: str, revision: str = "head") -> str:
     except CentralError:
         raise
     except Exception as exc:
-        raise CentralError(
-            f"migration of {display_url(sa_url)} failed: "
-            f"{describe_db_error(exc)}"
-        ) from None
+        raise CentralError(f"migration of {display_url(sa_url)} failed: {describe_db_error(exc)}") from None
     finally:
         engine.dispose()
     log.info("central_schema_upgraded", url=safe_url(url), before=before, after=after)

@@ -112,9 +112,7 @@ class CentralStore:
         except CentralError as exc:
             self._url_error = exc
         except ImportError as exc:  # e.g. postgresql+psycopg without psycopg installed
-            self._url_error = CentralError(
-                f"database driver for {self._display} is not installed: {exc}"
-            )
+            self._url_error = CentralError(f"database driver for {self._display} is not installed: {exc}")
         except SQLAlchemyError as exc:
             self._url_error = CentralError(f"cannot use central database {self._display}: {exc}")
 
@@ -140,9 +138,7 @@ class CentralStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _transaction(
-        self, action: str, fn: Callable[[Connection], T], *, isolation: str | None = None
-    ) -> T:
+    def _transaction(self, action: str, fn: Callable[[Connection], T], *, isolation: str | None = None) -> T:
         engine = self.engine
         attempt = 0
         while True:
@@ -155,9 +151,7 @@ class CentralStore:
             except DBAPIError as exc:
                 if attempt < self._retries and _is_retryable(exc):
                     attempt += 1
-                    log.warning(
-                        "central_retry", action=action, attempt=attempt, error=describe_db_error(exc)
-                    )
+                    log.warning("central_retry", action=action, attempt=attempt, error=describe_db_error(exc))
                     continue
                 raise CentralError(f"{action} failed on {self._display}: {describe_db_error(exc)}") from None
             except SQLAlchemyError as exc:
@@ -310,8 +304,11 @@ class CentralStore:
         excluded = stmt.excluded
         stmt = stmt.on_conflict_do_update(
             index_elements=[employees.c.employee_id],
-            set_={"full_name": excluded.full_name, "department": excluded.department,
-                  "is_active": excluded.is_active},
+            set_={
+                "full_name": excluded.full_name,
+                "department": excluded.department,
+                "is_active": excluded.is_active,
+            },
             # An unchanged row must not get a new change_seq, or every device re-pulls it.
             where=(
                 employees.c.full_name.is_distinct_from(excluded.full_name)
@@ -353,9 +350,7 @@ class CentralStore:
 
         def run(conn: Connection) -> None:
             self._lock_gallery(conn)
-            exists = conn.execute(
-                select(literal(1)).where(employees.c.employee_id == employee_id)
-            ).first()
+            exists = conn.execute(select(literal(1)).where(employees.c.employee_id == employee_id)).first()
             if exists is None:
                 raise UnknownEmployeeError(f"unknown employee {employee_id!r}: create it first")
             stored_len = conn.execute(
@@ -364,9 +359,7 @@ class CentralStore:
                 .limit(1)
             ).scalar()
             if stored_len is not None and stored_len != dim * 4:
-                raise ValueError(
-                    f"model {model_id!r} templates have {stored_len // 4} dimensions, got {dim}"
-                )
+                raise ValueError(f"model {model_id!r} templates have {stored_len // 4} dimensions, got {dim}")
             if photos is not None:
                 conn.execute(
                     face_photos.insert(),
@@ -672,9 +665,7 @@ class CentralStore:
             if known is None:
                 raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)")
             stmt = pg_insert(settings).values(key="office_timezone", value=name)
-            conn.execute(
-                stmt.on_conflict_do_update(index_elements=[settings.c.key], set_={"value": name})
-            )
+            conn.execute(stmt.on_conflict_do_update(index_elements=[settings.c.key], set_={"value": name}))
 
         self._transaction("saving settings", run)
 

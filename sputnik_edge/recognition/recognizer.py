@@ -47,7 +47,7 @@ def quality_limits(cfg: RecognitionSection) -> QualityLimits:
         max_pitch_deg=cfg.max_pitch_deg,
         min_brightness=cfg.min_brightness,
         max_brightness=cfg.max_brightness,
-        min_det_score=cfg.det_score_threshold,
+        min_det_score=cfg.quality_min_det_score,
     )
 
 
@@ -132,13 +132,21 @@ class Recognizer:
     def enrollment_template(self, image: ImageArray, name: str = "image") -> tuple[FloatArray, Quality]:
         """The single face of an enrolment photo as a template, or EnrollmentError saying why not."""
         candidates = self.analyze(image)
-        if not candidates:
+        # Weak detections (a poster, a painting) do not count as a second person.
+        strong = [c for c in candidates if c.detection.score >= self.limits.min_det_score]
+        if not strong:
+            if candidates:
+                best = max(candidates, key=lambda c: c.detection.score)
+                raise EnrollmentError(
+                    "low_quality",
+                    f"{name}: face rejected by the quality gate ({', '.join(best.quality.reasons)})",
+                )
             raise EnrollmentError("no_face", f"{name}: no face found")
-        if len(candidates) > 1:
+        if len(strong) > 1:
             raise EnrollmentError(
-                "several_faces", f"{name}: {len(candidates)} faces found, enrolment needs exactly one"
+                "several_faces", f"{name}: {len(strong)} faces found, enrolment needs exactly one"
             )
-        cand = candidates[0]
+        cand = strong[0]
         if not cand.quality.ok:
             raise EnrollmentError(
                 "low_quality",

@@ -95,8 +95,12 @@ def align_face(image_bgr: AnyImage, landmarks: npt.ArrayLike, size: int = ALIGNE
     m = similarity_transform(pts, template_for(size))
     # Same interpolation and zero border as OpenCV's alignCrop, so embeddings match the reference.
     out = cv2.warpAffine(
-        ensure_bgr(image_bgr), m, (size, size), flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0),
+        ensure_bgr(image_bgr),
+        m,
+        (size, size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
     )
     return np.asarray(out, dtype=np.uint8)
 

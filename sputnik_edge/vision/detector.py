@@ -117,8 +117,14 @@ class YuNetDetector:
         if faces.shape[0] > 1:
             # OpenCV runs NMS on integer-truncated (x, y, w, h) boxes; do the same to keep parity.
             boxes = np.trunc(faces[:, :4]).astype(np.float64).tolist()
-            keep = cv2.dnn.NMSBoxes(boxes, faces[:, 14].tolist(), self.score_threshold, self.nms_threshold,
-                                    eta=1.0, top_k=self.top_k)
+            keep = cv2.dnn.NMSBoxes(
+                boxes,
+                faces[:, 14].tolist(),
+                self.score_threshold,
+                self.nms_threshold,
+                eta=1.0,
+                top_k=self.top_k,
+            )
             faces = faces[np.asarray(keep, dtype=np.int64).reshape(-1)]
         faces = faces[np.argsort(-faces[:, 14], kind="stable")]
         sx, sy = w / new_w, h / new_h
@@ -126,8 +132,13 @@ class YuNetDetector:
         for row in faces:
             x1, y1, bw, bh = (float(v) for v in row[:4])
             lm = row[4:14].reshape(5, 2).astype(np.float32) * np.array([sx, sy], dtype=np.float32)
-            result.append(Detection(bbox=(x1 * sx, y1 * sy, (x1 + bw) * sx, (y1 + bh) * sy),
-                                    landmarks=lm, score=float(row[14])))
+            result.append(
+                Detection(
+                    bbox=(x1 * sx, y1 * sy, (x1 + bw) * sx, (y1 + bh) * sy),
+                    landmarks=lm,
+                    score=float(row[14]),
+                )
+            )
         return result
 
     def _decode(self, outs: list[npt.NDArray[np.float32]], pad_h: int, pad_w: int) -> npt.NDArray[np.float32]:

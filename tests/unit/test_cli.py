@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sputnik_edge.attendance.types import AttendanceEvent
 from sputnik_edge.cli import main
 from sputnik_edge.config import FLAT_ALIASES, load_config
 from sputnik_edge.recognition.recognizer import Recognizer
 from sputnik_edge.store.local import LocalStore
+from sputnik_edge.store.snapshots import save_snapshot
 from tests.conftest import require
 
+MATCH_THRESHOLD = 0.55  # the contract default; the test configs do not change it
 FACE_KEYS = {
     "bbox",
     "landmarks",
@@ -192,12 +196,8 @@ def test_identify_every_other_dev_photo(
         assert len(hits) == 1, f"{path.name}: expected one match for {identity}, got {faces}"
         hit = hits[0]
         assert hit["name"] == display_name(identity)
-        assert enrolled_site_thresholds()["match"] <= hit["similarity"] <= 1.0001
+        assert MATCH_THRESHOLD <= hit["similarity"] <= 1.0001
         assert hit["margin"] > 0
-
-
-def enrolled_site_thresholds() -> dict[str, float]:
-    return {"match": 0.55, "low": 0.40}
 
 
 def test_multi_face_images_yield_every_labelled_person(
@@ -206,7 +206,8 @@ def test_multi_face_images_yield_every_labelled_person(
     with (faces_dir / "multi_face.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     expected = {
-        str(faces_dir / r["path"]): {i for i in r["identities"].split(";") if not i.startswith("+")} for r in rows
+        str(faces_dir / r["path"]): {i for i in r["identities"].split(";") if not i.startswith("+")}
+        for r in rows
     }
     code, results = identify_json(enrolled_site, capsys, *expected)
     assert code == 0
@@ -258,9 +259,7 @@ def test_identify_text_output_and_errors_on_stderr(
     enrolled_site: Site, enrolment_photos: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "gone.png"
-    code, out, err = enrolled_site.run(
-        capsys, "identify", str(enrolment_photos["rose_leslie"]), str(missing)
-    )
+    code, out, err = enrolled_site.run(capsys, "identify", str(enrolment_photos["rose_leslie"]), str(missing))
     assert code == 2
     assert "match rose_leslie" in out
     assert str(missing) in err
@@ -380,13 +379,30 @@ def test_employees_unknown_id_exits_2(
     assert seeded_site.counts() == (1, 1)
 
 
-def test_enroll_bad_employee_id(seeded_site: Site, enrolment_photos: dict[str, Path], capsys) -> None:
+def test_enroll_bad_employee_id(
+    seeded_site: Site, enrolment_photos: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = seeded_site.run(
         capsys, "enroll", "--employee-id", "has space", "--name", "X", str(enrolment_photos["joe_biden"])
     )
     assert code == 2
     assert "has space" in err
     assert seeded_site.counts() == (1, 1)
+
+
+def test_unusable_database_file_exits_2_naming_it(
+    tmp_path: Path, enrolment_photos: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = Site(make_config(tmp_path / "corrupt"))
+    db = load_config(site.config).storage.database
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"\x07garbage, not SQLite\x00" * 400)
+    for argv in (["employees", "list"], ["identify", str(enrolment_photos["joe_biden"])]):
+        code, out, err = site.run(capsys, *argv)
+        assert code == 2
+        assert out == ""
+        assert str(db) in err
+        assert len(err.strip().splitlines()) == 1
 
 
 # ---- enroll-dir -----------------------------------------------------------------------------------
@@ -478,14 +494,11 @@ def test_deactivate_and_delete(
 
     # Delete erases templates, events and the event snapshots (right to erasure).
     snaps_dir = load_config(site.config).storage.snapshots_dir
-    from sputnik_edge.attendance.types import AttendanceEvent
-    from sputnik_edge.store.snapshots import save_snapshot
-
     store = site.store()
     try:
-        from datetime import UTC, datetime
-
-        ev = AttendanceEvent("ev-1", "door-1", "entrance", "check_in", "joe_biden", "Joe Biden", 0.8, datetime.now(UTC))
+        ev = AttendanceEvent(
+            "ev-1", "door-1", "entrance", "check_in", "joe_biden", "Joe Biden", 0.8, datetime.now(UTC)
+        )
         rel = save_snapshot(snaps_dir, ev.event_id, np.zeros((64, 64, 3), np.uint8))
         assert rel is not None
         store.record_event(ev, snapshot=rel)

@@ -266,7 +266,9 @@ source = "rtsp://admin:{SECRET_PASSWORD}@10.0.0.5/stream1"
 def test_bad_config_exits_2_with_one_line_naming_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
-    path = write(tmp_path / "c.toml", "[recognition]\nmatch_threshold = 0.3\nlow_confidence_threshold = 0.5\n")
+    path = write(
+        tmp_path / "c.toml", "[recognition]\nmatch_threshold = 0.3\nlow_confidence_threshold = 0.5\n"
+    )
     assert main([*command, "--config", str(path)]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""

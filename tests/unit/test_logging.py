@@ -47,7 +47,7 @@ def test_json_line_has_level_event_timestamp(stream: io.StringIO) -> None:
     datetime.fromisoformat(str(rec["timestamp"]).replace("Z", "+00:00"))
 
 
-def test_level_filter(tmp_path: object) -> None:
+def test_level_filter() -> None:
     buf = io.StringIO()
     root = logging.getLogger()
     saved = list(root.handlers), root.level

@@ -41,7 +41,13 @@ def three_people() -> Gallery:
 
 @pytest.mark.parametrize(
     ("sim", "decision"),
-    [(0.90, "match"), (0.55, "match"), (0.549, "low_confidence"), (0.40, "low_confidence"), (0.399, "unknown")],
+    [
+        (0.90, "match"),
+        (0.55, "match"),
+        (0.549, "low_confidence"),
+        (0.40, "low_confidence"),
+        (0.399, "unknown"),
+    ],
 )
 def test_decision_at_thresholds(sim: float, decision: str) -> None:
     (res,) = three_people().match(query_with_sims({1: sim}), T)

@@ -140,7 +140,12 @@ def test_pending_mark_synced_backlog(store: LocalStore) -> None:
     assert store.backlog() == 2
     assert [e.event_id for e in store.pending()] == [evs[1].event_id, evs[3].event_id]
     synced = {r.event.event_id: r.as_dict()["synced"] for r in store.list_events()}
-    assert synced == {evs[0].event_id: True, evs[1].event_id: False, evs[2].event_id: True, evs[3].event_id: False}
+    assert synced == {
+        evs[0].event_id: True,
+        evs[1].event_id: False,
+        evs[2].event_id: True,
+        evs[3].event_id: False,
+    }
 
 
 def test_prune_never_drops_unsynced_with_central(store: LocalStore) -> None:

@@ -104,7 +104,12 @@ def test_format_judged_by_content_not_name(tmp_path: Path) -> None:
 
 
 def test_rgba_png_decodes_to_three_channels(tmp_path: Path, face_labels: list[tuple[Path, str]]) -> None:
-    rgba = [p for p, _ in face_labels if p.suffix == ".png" and Image.open(p).mode == "RGBA"]
+    rgba = []
+    for p, _ in face_labels:
+        if p.suffix == ".png":
+            with Image.open(p) as pil:
+                if pil.mode == "RGBA":
+                    rgba.append(p)
     assert rgba, "the dev set has RGBA PNGs"
     img = load_image(rgba[0])
     assert img.ndim == 3
