@@ -148,11 +148,18 @@ def summarize(
     scores: FloatArray, labels: np.ndarray, folds: np.ndarray | None, thresholds: Thresholds
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    source = "column"
+    if folds is None and len(scores) >= 20:
+        # No fold column: ten contiguous splits in file order, the LFW protocol (pairs.txt is
+        # ordered by fold) and what scikit-learn's KFold(shuffle=False) gives.
+        folds = np.arange(len(scores)) * 10 // len(scores)
+        source = "contiguous"
     if folds is not None:
         mean, std = kfold_accuracy(scores, labels, folds)
         out["acc_10fold"] = round(mean, 5)
         out["acc_10fold_std"] = round(std, 5)
         out["folds"] = len(np.unique(folds))
+        out["folds_from"] = source
     thr, acc = best_threshold(scores, labels)
     out["acc_best"] = round(acc, 5)
     out["threshold_best"] = round(thr, 4)
@@ -227,9 +234,29 @@ class EvalResult:
     labels: np.ndarray
 
 
+def find_subject(recognizer: Recognizer, image: ImageArray) -> Detection | None:
+    """The photo's main face, with second chances for hard photos: a lower detector threshold,
+    then the image upscaled (small or tightly cropped faces)."""
+    detector = recognizer.detector
+    det = pick_subject(detector.detect(image), image.shape)
+    if det is None:
+        det = pick_subject(detector.detect(image, score_threshold=0.3), image.shape)
+    if det is None and max(image.shape[:2]) <= 640:
+        import cv2
+
+        big = cv2.resize(image, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_LINEAR)
+        up = pick_subject(detector.detect(big, score_threshold=0.3), big.shape)
+        if up is not None:
+            x1, y1, x2, y2 = up.bbox
+            det = Detection(
+                (x1 / 2, y1 / 2, x2 / 2, y2 / 2), np.asarray(up.landmarks / 2, np.float32), up.score
+            )
+    return det
+
+
 def embed_for_verification(recognizer: Recognizer, image: ImageArray) -> tuple[FloatArray, bool]:
     """Embedding of the photo's subject; second value False when no face was detected."""
-    det = pick_subject(recognizer.detector.detect(image), image.shape)
+    det = find_subject(recognizer, image)
     if det is None:
         return recognizer.embedder.embed(_fallback_crop(image)[None])[0], False
     return recognizer.embedder.embed(align_face(image, det.landmarks)[None])[0], True

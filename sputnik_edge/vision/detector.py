@@ -79,8 +79,10 @@ class YuNetDetector:
             self._grids[key] = grid
         return grid
 
-    def detect(self, image_bgr: AnyImage) -> list[Detection]:
-        """Faces sorted by score, best first; [] when none. Accepts BGR, BGRA or grey uint8."""
+    def detect(self, image_bgr: AnyImage, score_threshold: float | None = None) -> list[Detection]:
+        """Faces sorted by score, best first; [] when none. Accepts BGR, BGRA or grey uint8.
+        ``score_threshold`` overrides the constructor's for this call (second-chance passes)."""
+        threshold = self.score_threshold if score_threshold is None else score_threshold
         img: npt.NDArray[np.uint8] = ensure_bgr(image_bgr)
         h, w = img.shape[:2]
         if min(h, w) < _MIN_SIDE:
@@ -111,7 +113,7 @@ class YuNetDetector:
         outs = self._session.run(self._output_names, {self._input_name: blob})
 
         # Postprocess
-        faces = self._decode(outs, pad_h, pad_w)
+        faces = self._decode(outs, pad_h, pad_w, threshold)
         if faces.shape[0] == 0:
             return []
         if faces.shape[0] > 1:
@@ -120,7 +122,7 @@ class YuNetDetector:
             keep = cv2.dnn.NMSBoxes(
                 boxes,
                 faces[:, 14].tolist(),
-                self.score_threshold,
+                threshold,
                 self.nms_threshold,
                 eta=1.0,
                 top_k=self.top_k,
@@ -141,7 +143,9 @@ class YuNetDetector:
             )
         return result
 
-    def _decode(self, outs: list[npt.NDArray[np.float32]], pad_h: int, pad_w: int) -> npt.NDArray[np.float32]:
+    def _decode(
+        self, outs: list[npt.NDArray[np.float32]], pad_h: int, pad_w: int, threshold: float
+    ) -> npt.NDArray[np.float32]:
         """Rows of x, y, w, h, 10 landmark coords, score (FaceDetectorYN's layout) above threshold."""
         n = len(STRIDES)
         parts = []
@@ -149,7 +153,7 @@ class YuNetDetector:
             cls = np.clip(outs[i].reshape(-1), 0.0, 1.0)
             obj = np.clip(outs[i + n].reshape(-1), 0.0, 1.0)
             score = np.sqrt(cls * obj)
-            idx = np.flatnonzero(score >= self.score_threshold)
+            idx = np.flatnonzero(score >= threshold)
             if idx.size == 0:
                 continue
             bbox = outs[i + 2 * n].reshape(-1, 4)[idx]
