@@ -27,8 +27,11 @@ def test_readme_office_queries_run(central_url: str) -> None:
     engine = create_engine(normalise_url(central_url))
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO employees(employee_id, full_name) VALUES ('ann', 'Ann'), ('bob', 'Bob')"))
-        for emp, kind, ago in (("ann", "check_in", 2), ("bob", "check_in", 3), ("bob", "check_out", 1))  # seconds ago:
+        conn.execute(
+            text("INSERT INTO employees(employee_id, full_name) VALUES ('ann', 'Ann'), ('bob', 'Bob')")
+        )
+        seconds_ago = (("ann", "check_in", 2), ("bob", "check_in", 3), ("bob", "check_out", 1))
+        for emp, kind, ago in seconds_ago:
             conn.execute(
                 text(
                     "INSERT INTO attendance_events(event_id, device_id, camera_id, employee_id, kind, "
