@@ -138,7 +138,7 @@ class EdgeApp:
         self._gallery_signature: tuple[int, str] | None = None
         self.ready = False
 
-        self.store = LocalStore(settings.storage.database, device_id=settings.device.id)
+        self.store = self._open_store()
         self.recognizer = Recognizer.from_config(settings.recognition)
         self.reload_gallery()
         att = settings.attendance
@@ -155,6 +155,14 @@ class EdgeApp:
             SnapshotSettings(settings.storage.save_snapshots, settings.storage.snapshots_dir),
             self.metrics,
         )
+
+    def _open_store(self) -> LocalStore:
+        """The local store; a corrupt file is moved aside only when that provably loses nothing
+        (no unsent events, central configured), else CorruptStoreError refuses the start."""
+        from sputnik_edge.store.recovery import open_store
+
+        s = self.settings
+        return open_store(s.storage.database, device_id=s.device.id, central_configured=s.central.enabled)
 
     # ---- gallery -----------------------------------------------------------------------------
 

@@ -269,6 +269,8 @@ def evaluate_pairs(
     *,
     progress: Callable[[int], Any] | None = None,
 ) -> EvalResult:
+    if all(p.same for p in pairs) or not any(p.same for p in pairs):
+        raise PairsFileError("pairs need both same-person (1) and different-person (0) rows")
     paths = sorted({p for pair in pairs for p in (pair.path_a, pair.path_b)})
     index = {p: i for i, p in enumerate(paths)}
     emb = np.zeros((len(paths), 128), np.float32)
@@ -307,8 +309,6 @@ def evaluate_pairs(
         "no_detection": no_detection,
         "unreadable": len(unreadable),
     }
-    if labels.all() or not labels.any():
-        raise PairsFileError("pairs need both same-person (1) and different-person (0) rows")
     summary.update(summarize(scores, labels, folds, recognizer.thresholds))
     readable = int(ok.sum())
     summary["ms_per_image"] = round(1000 * elapsed / max(1, readable), 2)

@@ -21,14 +21,17 @@ import structlog
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sputnik_edge.api.schemas import (
+    ErrorOut,
     EventOut,
     EventsOut,
     GatewayHealthOut,
+    HealthOut,
+    InfoOut,
     SnapshotResponse,
 )
 from sputnik_edge.attendance.policy import CameraInfo
@@ -42,6 +45,19 @@ log = structlog.get_logger(__name__)
 
 TRACE_RE = re.compile(r"^[A-Za-z0-9_.\-]{8,128}$")
 GATEWAY_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+# Documented in the OpenAPI schema so clients (and schemathesis) see the real error shape, not
+# FastAPI's default ``{"detail": [...]}`` for 422.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Missing or wrong bearer token (when http.api_token is set)"},
+    422: {"model": ErrorOut, "description": "Invalid request"},
+    500: {"model": ErrorOut, "description": "Internal error (see the device log with the trace id)"},
+}
+GATEWAY_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorOut, "description": "Body or image too large"},
+    415: {"model": ErrorOut, "description": "Not a JPEG, PNG or WEBP"},
+    422: {"model": ErrorOut, "description": "Invalid request, undecodable, truncated or too small image"},
+    429: {"model": ErrorOut, "description": "Per-client rate limit"},
+}
 IMAGE_ERROR_STATUS = {
     "empty": 422,
     "not_an_image": 415,
@@ -115,6 +131,7 @@ def create_app(ctx: EdgeApp) -> FastAPI:
         lifespan=lifespan,
         docs_url="/api/docs" if settings.app.debug else None,
         redoc_url=None,
+        responses=ERROR_RESPONSES,
     )
     if settings.http.cors_origins:
         app.add_middleware(
@@ -188,7 +205,11 @@ def create_app(ctx: EdgeApp) -> FastAPI:
 
     # ---- health and info -----------------------------------------------------------------------
 
-    @app.get("/health")
+    @app.get(
+        "/health",
+        response_model=HealthOut,
+        responses={503: {"model": HealthOut, "description": "A pipeline thread is dead"}},
+    )
     def health() -> JSONResponse:
         cams = {}
         degraded = []
@@ -233,7 +254,7 @@ def create_app(ctx: EdgeApp) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if alive else 503)
 
-    @app.get("/api/v1/info")
+    @app.get("/api/v1/info", response_model=InfoOut)
     def info() -> dict[str, Any]:
         rec = ctx.recognizer
         from sputnik_edge.vision.models import default_models_dir, load_manifest
@@ -279,14 +300,14 @@ def create_app(ctx: EdgeApp) -> FastAPI:
         rows = ctx.store.list_events(since=since, limit=limit)
         return EventsOut(events=[EventOut(**r.as_dict()) for r in rows])
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     def metrics() -> Response:
         ctx.refresh_metrics()
         return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # ---- snapshot gateway --------------------------------------------------------------------
 
-    @app.post("/api/v1/gateway/snapshot", response_model=SnapshotResponse)
+    @app.post("/api/v1/gateway/snapshot", response_model=SnapshotResponse, responses=GATEWAY_ERROR_RESPONSES)
     def snapshot(
         request: Request,
         file: Annotated[UploadFile, File(description="JPEG, PNG or WEBP, at most 10 MB, at least 100x100")],

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class EventOut(BaseModel):
@@ -34,3 +34,49 @@ class GatewayHealthOut(BaseModel):
     accepted: int
     rejected: int
     last_snapshot_at: str | None
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    trace_id: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: ``{"error": {"code", "message", "trace_id"}}``."""
+
+    error: ErrorDetail
+
+
+class HealthOut(BaseModel):
+    """``GET /health``; components may add keys, these are always present."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ok", "degraded", "down"]
+    ready: bool
+    cameras: dict[str, dict[str, Any]]
+    pipeline: dict[str, Any]
+    gallery: dict[str, Any]
+    outbox: dict[str, Any]
+    central: dict[str, Any]
+    disk_free_mb: int
+    degraded: list[str]
+    uptime_s: float
+
+
+class InfoOut(BaseModel):
+    """``GET /api/v1/info``; camera sources have their credentials replaced by ``***``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    app: str
+    version: str
+    device_id: str
+    device_name: str | None
+    models: dict[str, dict[str, Any]]
+    gallery: dict[str, Any]
+    thresholds: dict[str, float]
+    cameras: list[dict[str, Any]]
+    central: dict[str, Any]
+    uptime_s: float

@@ -83,7 +83,10 @@ class CentralSync:
         self._pull_lock = threading.Lock()
         self.last_push_ok: datetime | None = None
         self.last_pull_ok: datetime | None = None
-        self.last_error: str | None = None
+        # The standing failure of each operation (push, pull, heartbeat), cleared only by that
+        # operation's own success: a push of an empty outbox must not hide a failing pull.
+        self._errors: dict[str, str] = {}
+        self._errors_lock = threading.Lock()  # jobs run in the scheduler's threads, /health reads
         self.clock_offset_ms: float | None = None
         self.pushed_total = 0
 
@@ -112,14 +115,14 @@ class CentralSync:
                     break
             self.push_backoff.succeeded()
             self.last_push_ok = datetime.now(UTC)
-            self.last_error = None
+            self._clear_error("push")
             self.metrics.sync_last_success.set(time.time())
             self.metrics.outbox_backlog.set(self.local.backlog())
         return inserted
 
     def _push_failed(self, batch: list[Any], error: str) -> None:
         delay = self.push_backoff.failed()
-        self.last_error = error
+        self._set_error("push", error)
         self.metrics.sync_failures.inc()
         self.local.mark_failed((e.event_id for e in batch), error)
         log.warning(
@@ -142,11 +145,12 @@ class CentralSync:
                 delta = self.central.pull_gallery(self.model_id, since)
             except CentralError as exc:
                 delay = self.pull_backoff.failed()
-                self.last_error = str(exc)
+                self._set_error("pull", str(exc))
                 log.warning("gallery_pull_failed", error=str(exc), retry_in_s=round(delay, 1))
                 return 0
             self.pull_backoff.succeeded()
             self.last_pull_ok = datetime.now(UTC)
+            self._clear_error("pull")
             changed = 0
             if not delta.empty:
                 changed, snaps = self.local.apply_gallery_delta(delta, self.model_id)
@@ -181,12 +185,28 @@ class CentralSync:
         try:
             self.clock_offset_ms = self.central.heartbeat(status)
         except CentralError as exc:
-            self.last_error = str(exc)
+            self._set_error("heartbeat", str(exc))
             log.warning("heartbeat_failed", error=str(exc))
             return None
+        self._clear_error("heartbeat")
         if abs(self.clock_offset_ms) > 5000:
             log.warning("clock_offset_large", clock_offset_ms=round(self.clock_offset_ms, 1))
         return self.clock_offset_ms
+
+    @property
+    def last_error(self) -> str | None:
+        """The most recent failure that no later success of the same operation has cleared."""
+        with self._errors_lock:
+            return next(reversed(self._errors.values()), None)
+
+    def _set_error(self, operation: str, error: str) -> None:
+        with self._errors_lock:
+            self._errors.pop(operation, None)  # re-insert: the dict's order is the order of failures
+            self._errors[operation] = error
+
+    def _clear_error(self, operation: str) -> None:
+        with self._errors_lock:
+            self._errors.pop(operation, None)
 
     def status(self) -> dict[str, Any]:
         return {

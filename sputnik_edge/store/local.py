@@ -171,16 +171,39 @@ class LocalStore:
         try:
             self.engine: Engine = create_engine(f"sqlite:///{self.path}", future=True)
             event.listen(self.engine, "connect", _on_connect)
+            # A damaged file (quick_check, "file is not a database", "malformed") becomes a
+            # CorruptStoreError whose one-line message says how many unsent events it may hold and
+            # how to recover (see store/recovery.py); other failures (locked, I/O) stay StoreError.
+            from sputnik_edge.store.recovery import corrupt_error, is_corruption
+
             try:
-                with self.engine.begin() as conn:
-                    if check_integrity:
-                        result = conn.execute(text("PRAGMA quick_check")).scalar()
-                        if result != "ok":
-                            raise StoreError(
-                                f"local database {self.path} failed its integrity check: {result}"
-                            )
+                found = ["ok"]
+                if check_integrity:
+                    with self.engine.connect() as conn:
+                        found = [str(r[0]) for r in conn.execute(text("PRAGMA quick_check(5)"))]
+                if found != ["ok"]:
+                    self.engine.dispose()  # closes the file before it is inspected or moved aside
+                    raise corrupt_error(self.path, "; ".join(found[:3]))
                 metadata.create_all(self.engine)
+                with self.engine.begin() as conn:
+                    # The device sequence only grows, even when pruning or erasure deletes the newest
+                    # events: every delete raises a floor kept in sync_state.
+                    conn.execute(
+                        text(
+                            "CREATE TRIGGER IF NOT EXISTS events_seq_floor AFTER DELETE ON events BEGIN "
+                            "INSERT INTO sync_state (key, value) VALUES ('event_seq_floor', OLD.seq) "
+                            "ON CONFLICT (key) DO UPDATE SET value = "
+                            "max(CAST(value AS INTEGER), OLD.seq); END"
+                        )
+                    )
+                    seq = conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
+                    floor = conn.execute(
+                        select(state.c.value).where(state.c.key == "event_seq_floor")
+                    ).scalar()
             except DatabaseError as exc:
+                self.engine.dispose()
+                if is_corruption(exc):
+                    raise corrupt_error(self.path, str(exc.orig)) from None
                 raise StoreError(
                     f"local database {self.path} is not a usable SQLite file ({exc.orig})"
                 ) from None
@@ -191,8 +214,7 @@ class LocalStore:
             if p.exists():
                 p.chmod(0o600)
         self._write_lock = threading.Lock()
-        with self.engine.connect() as conn:
-            self._seq = int(conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one())
+        self._seq = max(int(seq), int(floor) if floor and str(floor).isdigit() else 0)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -328,10 +350,14 @@ class LocalStore:
         ids = list(template_ids) if template_ids is not None else [str(uuid.uuid4()) for _ in emb]
         with self._write_lock, self.engine.begin() as conn:
             existing = conn.execute(
-                select(employees.c.change_seq).where(employees.c.employee_id == employee_id)
+                select(employees.c.change_seq, employees.c.is_active).where(
+                    employees.c.employee_id == employee_id
+                )
             ).first()
             seq = existing.change_seq if existing else None
-            self._upsert_employee(conn, employee_id, full_name, department, True, seq, now)
+            # More photos for a deactivated employee do not reactivate them (`employees activate` does).
+            active = bool(existing.is_active) if existing else True
+            self._upsert_employee(conn, employee_id, full_name, department, active, seq, now)
             conn.execute(
                 insert(templates),
                 [

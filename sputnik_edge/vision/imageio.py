@@ -12,6 +12,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -95,9 +96,16 @@ def decode_image(
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         code = "truncated" if "truncated" in detail.lower() else "corrupt"
         raise ImageError(code, f"{name}: cannot decode {fmt} ({detail})") from None
+    # At most two full-size copies alive at a time (a 40 Mpx upload is 120 MB per copy; the former
+    # chain transpose -> convert -> asarray -> flip -> ascontiguousarray held four or five at once).
     upright = ImageOps.exif_transpose(pil) or pil  # phone photos store rotation in EXIF
-    rgb = np.asarray(upright.convert("RGB"))
-    bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    del pil
+    if upright.mode != "RGB":
+        upright = upright.convert("RGB")
+    rgb = np.asarray(upright)
+    del upright
+    bgr = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), dtype=np.uint8)
+    del rgb
     return DecodedImage(image=bgr, format=fmt, width=bgr.shape[1], height=bgr.shape[0])
 
 

@@ -177,7 +177,8 @@ def test_evaluate_pairs_subset_is_accurate(recognizer: Recognizer, calib: Path, 
     s = result.summary
     assert s["pairs"] == len(subset)
     assert s["images"] == len({r[k] for r in subset for k in ("path_a", "path_b")})
-    assert "acc_10fold" not in s  # no fold column
+    assert s["folds_from"] == "contiguous"  # no fold column: ten splits in file order
+    assert s["folds"] == 10
     assert s["acc_best"] >= 0.9
     assert len(result.scores) == len(subset)
     same = result.labels
@@ -218,6 +219,7 @@ def test_eval_cli_full_pairs_with_folds_and_plot(
     assert s["low_confidence_threshold"] == pytest.approx(0.40)
     assert s["acc_best"] >= 0.97
     assert s["acc_10fold"] >= 0.97
+    assert s["folds_from"] == "column"
     assert 0 <= s["no_detection"] <= 3  # README: a few CompreFace photos defeat some detectors
     assert s["far_at_match_threshold"] <= s["far_at_low_confidence_threshold"]
     assert s["tar_at_match_threshold"] <= s["tar_at_low_confidence_threshold"]
