@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -175,6 +177,53 @@ def cmd_store(ctx: Ctx) -> int:
         raise UsageError(f"storage.database {path}: {exc.strerror or exc}") from None
 
 
+def _faces_dir(ctx: Ctx) -> Path:
+    from sputnik_edge.cli import UsageError
+    from sputnik_edge.soak import faces_dir_default
+
+    path = Path(ctx.args.faces_dir) if ctx.args.faces_dir else faces_dir_default()
+    if not (path / "labels.csv").is_file():
+        raise UsageError(f"--faces-dir {path}: no labels.csv (set SPUTNIK_FACES_DIR)")
+    return path
+
+
+def cmd_loadtest(ctx: Ctx) -> int:
+    from sputnik_edge.soak import run_load
+
+    a = ctx.args
+    result = run_load(
+        _faces_dir(ctx),
+        health_requests=a.health_requests,
+        gateway_requests=a.gateway_requests,
+        concurrency=a.concurrency,
+        max_seconds=a.max_seconds,
+    )
+    _emit(result, a.out, "loadtest.json")
+    return 0 if result["health"]["errors"] == 0 and result["gateway"]["errors"] == 0 else 1
+
+
+def cmd_soak(ctx: Ctx) -> int:
+    from tqdm import tqdm
+
+    from sputnik_edge.soak import plot_soak, run_soak
+
+    a = ctx.args
+    with tqdm(total=int(a.minutes * 60), unit="s", desc="soak", disable=a.quiet, file=sys.stderr) as bar:
+        result = run_soak(_faces_dir(ctx), minutes=a.minutes, progress=lambda t: bar.update(int(t) - bar.n))
+    if a.out:
+        plot_soak(result, Path(a.out) / "soak.png")
+    summary = {k: v for k, v in result.items() if k != "samples"}
+    _emit(result, a.out, "soak.json", printed=summary)
+    return 0
+
+
+def _emit(result: dict[str, object], out: str | None, name: str, printed: object = None) -> None:
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / name).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(printed if printed is not None else result, indent=2))
+
+
 def register(add: AddCommand) -> None:
     add("run", cmd_run, "run the daemon (cameras, pipeline, outbox, HTTP API)")
     p = add("db", cmd_db, "central database: `db upgrade` applies the migrations (idempotent)")
@@ -182,6 +231,17 @@ def register(add: AddCommand) -> None:
     p = add("sync", cmd_sync, "pull the gallery and push the outbox to the central database now")
     p.add_argument("--once", action="store_true", required=True, help="one round, then exit")
     add("doctor", cmd_doctor, "check models, storage, disk, cameras and the central database")
+    p = add("loadtest", cmd_loadtest, "load /health and the snapshot gateway of a local daemon (loopback)")
+    p.add_argument("--health-requests", type=int, default=3000)
+    p.add_argument("--gateway-requests", type=int, default=300)
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--max-seconds", type=float, default=60, help="stop each phase after this long")
+    p.add_argument("--faces-dir")
+    p.add_argument("--out", help="write loadtest.json here")
+    p = add("soak", cmd_soak, "run the daemon on the looped dev clip; sample RSS and open files")
+    p.add_argument("--minutes", type=float, default=10)
+    p.add_argument("--faces-dir")
+    p.add_argument("--out", help="write soak.json and soak.png here")
     p = add("store", cmd_store, "local database: `check`, `salvage` a damaged one, or `discard --yes` it")
     p.add_argument("action", choices=["check", "salvage", "discard"])
     p.add_argument(

@@ -68,7 +68,8 @@ class StoreHealth:
         if self.unsent is not None:
             return f"it holds {self.unsent} unsent event(s)"
         if self.unsent_hint is not None:
-            return f"it may hold {self.unsent_hint} unsent event(s) (counted from an index: part is unreadable)"
+            hint = self.unsent_hint
+            return f"it may hold {hint} unsent event(s) (counted from an index; part is unreadable)"
         return "it cannot be read well enough to tell how many unsent events it holds"
 
 

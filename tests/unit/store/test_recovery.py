@@ -27,6 +27,7 @@ from sputnik_edge.store.recovery import (
     CorruptStoreError,
     discard,
     inspect_store,
+    move_aside,
     open_store,
     salvage,
 )
@@ -227,7 +228,6 @@ def corrupt_template_pages(fx: Fixture) -> None:
 def test_no_unsent_rows_and_central_configured_moves_aside(tmp_path: Path) -> None:
     fx = build_store(tmp_path / "edge.db", 500, unsent_every=0)
     corrupt_template_pages(fx)
-    Path(f"{fx.path}-shm").write_bytes(b"\0" * 16)  # stale siblings travel with the file
     health = inspect_store(fx.path)
     assert not health.ok and health.unsent == 0
 
@@ -239,7 +239,6 @@ def test_no_unsent_rows_and_central_configured_moves_aside(tmp_path: Path) -> No
         assert aside.parent == fx.path.parent and aside.name.startswith("edge.db.corrupt-")
         assert aside.name.endswith("Z")
         assert stat.S_IMODE(aside.stat().st_mode) == 0o600
-        assert Path(f"{aside}-shm").exists()
         # A fresh store: no events, and the gallery is pulled again from the start.
         assert store.count_events() == 0
         assert store.get_state("gallery_seq", "0") == "0"
@@ -257,6 +256,22 @@ def test_no_unsent_rows_but_standalone_refuses(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.corrupt-*"))
 
 
+def test_move_aside_takes_the_wal_and_shm_along(tmp_path: Path) -> None:
+    db = tmp_path / "edge.db"
+    for suffix, body in (("", b"main"), ("-wal", b"wal"), ("-shm", b"shm")):
+        Path(f"{db}{suffix}").write_bytes(body)
+        os.chmod(f"{db}{suffix}", 0o644)
+    first = move_aside(db, datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC))
+    assert first.name == "edge.db.corrupt-20240501T120000Z"
+    for suffix, body in (("", b"main"), ("-wal", b"wal"), ("-shm", b"shm")):
+        assert Path(f"{first}{suffix}").read_bytes() == body
+        assert stat.S_IMODE(Path(f"{first}{suffix}").stat().st_mode) == 0o600
+        assert not Path(f"{db}{suffix}").exists()
+    db.write_bytes(b"again")  # same second: a new name, the first file is never overwritten
+    second = move_aside(db, datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC))
+    assert second != first and first.read_bytes() == b"main" and second.read_bytes() == b"again"
+
+
 def test_discard_moves_aside(fx: Fixture) -> None:
     garbage_header(fx)
     moved, health = discard(fx.path)
@@ -271,7 +286,9 @@ def test_discard_moves_aside(fx: Fixture) -> None:
 
 def cli_config(tmp_path: Path, db: Path) -> str:
     path = tmp_path / "config.toml"
-    path.write_bytes(tomli_w.dumps({"storage": {"database": str(db), "snapshots_dir": str(tmp_path)}}).encode())
+    path.write_bytes(
+        tomli_w.dumps({"storage": {"database": str(db), "snapshots_dir": str(tmp_path)}}).encode()
+    )
     return str(path)
 
 

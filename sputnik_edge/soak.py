@@ -1,0 +1,323 @@
+"""Load and soak runs against a real daemon on loopback (bounded in count and time).
+
+``sputnik-edge loadtest``: concurrent requests to /health and the snapshot gateway, p50/p99 and
+error rate. ``sputnik-edge soak``: the daemon on a looped clip for N minutes, RSS and open file
+descriptors sampled, so leaks show as a slope.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _write_toml(path: Path, data: dict[str, Any]) -> None:
+    lines: list[str] = []
+    tables: list[tuple[str, dict[str, Any]]] = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        elif isinstance(value, list):
+            for item in value:
+                lines.append(f"[[{key}]]")
+                lines += [f"{k} = {json.dumps(v)}" for k, v in item.items()]
+    for name, table in tables:
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+class DaemonProcess:
+    """`sputnik-edge run` in a subprocess with its own config and state in a temp folder."""
+
+    def __init__(self, workdir: Path, cameras: list[dict[str, Any]], **sections: dict[str, Any]) -> None:
+        self.port = _free_port()
+        self.workdir = workdir
+        cfg: dict[str, Any] = {
+            "device": {"id": "bench"},
+            "storage": {"database": str(workdir / "edge.db"), "snapshots_dir": str(workdir / "snaps")},
+            "http": {"port": self.port, "rate_limit_per_minute": 0},
+            "logging": {"format": "json", "level": "WARNING"},
+            "cameras": cameras,
+        }
+        for name, values in sections.items():
+            cfg.setdefault(name, {}).update(values)
+        self.config = workdir / "config.toml"
+        _write_toml(self.config, cfg)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> DaemonProcess:
+        import httpx
+
+        log = (self.workdir / "daemon.log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sputnik_edge", "run", "--config", str(self.config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"daemon exited with {self.proc.returncode}; see {self.workdir / 'daemon.log'}"
+                )
+            try:
+                if httpx.get(self.url + "/health", timeout=2).json().get("ready"):
+                    return self
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("daemon not ready in time")
+
+    def stop(self) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return 0 if self.proc is None else int(self.proc.returncode)
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return -9
+
+
+def enrol(db: Path, photos: dict[str, Path]) -> None:
+    from sputnik_edge.config import RecognitionSection
+    from sputnik_edge.recognition.recognizer import Recognizer
+    from sputnik_edge.store.local import LocalStore
+    from sputnik_edge.vision.imageio import load_image
+
+    rec = Recognizer.from_config(RecognitionSection())
+    store = LocalStore(db)
+    for emp, photo in photos.items():
+        vec, q = rec.enrollment_template(load_image(photo), str(photo))
+        store.enroll(emp, emp, None, rec.model_id, vec[None], [q.score])
+    store.close()
+
+
+def dev_people(faces_dir: Path) -> dict[str, Path]:
+    import csv
+
+    out: dict[str, Path] = {}
+    with (faces_dir / "labels.csv").open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            out.setdefault(row["identity"], faces_dir / row["path"])
+    return out
+
+
+def _percentiles(ms: list[float]) -> dict[str, float]:
+    if not ms:
+        return {"p50_ms": float("nan"), "p99_ms": float("nan")}
+    a = np.asarray(ms)
+    return {
+        "p50_ms": round(float(np.percentile(a, 50)), 2),
+        "p95_ms": round(float(np.percentile(a, 95)), 2),
+        "p99_ms": round(float(np.percentile(a, 99)), 2),
+        "max_ms": round(float(a.max()), 2),
+    }
+
+
+def _hammer(
+    call: Callable[[Any], int], requests: int, concurrency: int, max_seconds: float
+) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    deadline = time.monotonic() + max_seconds
+    local = threading.local()
+
+    def one(_: int) -> None:
+        nonlocal errors
+        if time.monotonic() > deadline:
+            return
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(timeout=30)
+        t0 = time.perf_counter()
+        try:
+            status = call(client)
+        except httpx.HTTPError:
+            status = 0
+        dt = (time.perf_counter() - t0) * 1000
+        with lock:
+            latencies.append(dt)
+            if status >= 500 or status == 0:
+                errors += 1
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(requests)))
+    wall = time.perf_counter() - t0
+    done = len(latencies)
+    return {
+        "requests": done,
+        "concurrency": concurrency,
+        "errors": errors,
+        "error_rate": round(errors / max(1, done), 5),
+        "throughput_rps": round(done / wall, 1),
+        **_percentiles(latencies),
+    }
+
+
+def run_load(
+    faces_dir: Path,
+    *,
+    health_requests: int = 3000,
+    gateway_requests: int = 300,
+    concurrency: int = 8,
+    max_seconds: float = 60,
+) -> dict[str, Any]:
+    """Load on /health and on the gateway (obama.jpg, Obama enrolled) of a daemon with no camera."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        photo = faces_dir / "images/barack_obama/obama.jpg"
+        enrol(work / "edge.db", {"barack_obama": photo})
+        daemon = DaemonProcess(work, [], attendance={"cooldown_s": 0}).start()
+        body = photo.read_bytes()
+        try:
+            health = _hammer(
+                lambda c: int(c.get(daemon.url + "/health").status_code),
+                health_requests,
+                concurrency,
+                max_seconds,
+            )
+            gateway = _hammer(
+                lambda c: int(
+                    c.post(
+                        daemon.url + "/api/v1/gateway/snapshot",
+                        files={"file": ("obama.jpg", body, "image/jpeg")},
+                    ).status_code
+                ),
+                gateway_requests,
+                concurrency,
+                max_seconds,
+            )
+        finally:
+            code = daemon.stop()
+    return {"health": health, "gateway": gateway, "daemon_exit": code}
+
+
+def run_soak(
+    faces_dir: Path,
+    *,
+    minutes: float = 10,
+    sample_s: float = 5,
+    progress: Callable[[float], Any] | None = None,
+) -> dict[str, Any]:
+    """The daemon on the looped dev clip; RSS and fd count sampled every ``sample_s``."""
+    import httpx
+    import psutil
+
+    clip = faces_dir / "video/short_hamilton_clip.mp4"
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        enrol(work / "edge.db", dev_people(faces_dir))
+        cams = [{"id": "soak", "source": str(clip), "loop": True, "fps_limit": 10}]
+        daemon = DaemonProcess(work, cams, attendance={"cooldown_s": 60}).start()
+        assert daemon.proc is not None
+        proc = psutil.Process(daemon.proc.pid)
+        samples: list[dict[str, float]] = []
+        t0 = time.monotonic()
+        end = t0 + minutes * 60
+        cpu0 = proc.cpu_times()
+        try:
+            while time.monotonic() < end:
+                health = httpx.get(daemon.url + "/health", timeout=10).json()
+                cam = health["cameras"]["soak"]
+                samples.append(
+                    {
+                        "t_s": round(time.monotonic() - t0, 1),
+                        "rss_mb": round(proc.memory_info().rss / 2**20, 2),
+                        "fds": proc.num_fds(),
+                        "threads": proc.num_threads(),
+                        "frames_processed": cam["frames_processed"],
+                    }
+                )
+                if progress:
+                    progress(time.monotonic() - t0)
+                time.sleep(sample_s)
+            cpu1 = proc.cpu_times()
+            events = httpx.get(daemon.url + "/api/v1/events", params={"limit": 1000}, timeout=10).json()
+        finally:
+            code = daemon.stop()
+    wall = samples[-1]["t_s"] - samples[0]["t_s"] if len(samples) > 1 else 1.0
+    rss = np.array([s["rss_mb"] for s in samples])
+    fds = np.array([s["fds"] for s in samples])
+    t = np.array([s["t_s"] for s in samples]) / 60
+    # Slope over the second half: start-up (model load, first allocations) is not a leak.
+    half = len(samples) // 2
+    slope = float(np.polyfit(t[half:], rss[half:], 1)[0]) if len(samples) - half >= 3 else 0.0
+    return {
+        "minutes": minutes,
+        "samples": samples,
+        "rss_mb_first": float(rss[0]),
+        "rss_mb_max": float(rss.max()),
+        "rss_mb_last": float(rss[-1]),
+        "rss_slope_mb_per_min_second_half": round(slope, 3),
+        "fds_min": int(fds.min()),
+        "fds_max": int(fds.max()),
+        "frames_processed": samples[-1]["frames_processed"],
+        "processed_fps": round(
+            (samples[-1]["frames_processed"] - samples[0]["frames_processed"]) / max(wall, 1e-9), 2
+        ),
+        "cpu_cores": round((cpu1.user + cpu1.system - cpu0.user - cpu0.system) / (time.monotonic() - t0), 3),
+        "events": len(events["events"]),
+        "daemon_exit": code,
+    }
+
+
+def plot_soak(result: dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = result["samples"]
+    t = [x["t_s"] / 60 for x in s]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.plot(t, [x["rss_mb"] for x in s], color="tab:blue", label="RSS (MB)")
+    ax.set_xlabel("minutes")
+    ax.set_ylabel("RSS (MB)", color="tab:blue")
+    ax.set_ylim(0, max(x["rss_mb"] for x in s) * 1.3)
+    ax2 = ax.twinx()
+    ax2.plot(t, [x["fds"] for x in s], color="tab:orange", label="open fds")
+    ax2.set_ylabel("open file descriptors", color="tab:orange")
+    ax2.set_ylim(0, max(x["fds"] for x in s) * 1.5)
+    ax.set_title(
+        f"soak: {result['minutes']} min on the looped clip, {result['processed_fps']} fps processed, "
+        f"RSS slope {result['rss_slope_mb_per_min_second_half']} MB/min"
+    )
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def faces_dir_default() -> Path:
+    env = os.environ.get("SPUTNIK_FACES_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "faces"
