@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,6 +59,14 @@ class CameraWorker(threading.Thread):
         self.frames = 0
         self.last_error: str | None = None
         self._last_seq = 0
+        self._done: deque[float] = deque(maxlen=60)  # monotonic end times of recent frames
+
+    @property
+    def fps_processed(self) -> float:
+        done = list(self._done)
+        if len(done) < 2 or time.monotonic() - done[-1] > 2.0:
+            return 0.0
+        return (len(done) - 1) / max(done[-1] - done[0], 1e-6)
 
     def _beat(self) -> None:
         self.monitor.beat(self.part)
@@ -80,6 +89,7 @@ class CameraWorker(threading.Thread):
             try:
                 self.engine.process_frame(self.camera, self.tracker, frame.image, frame.wall_time, frame.mono)
                 self.frames += 1
+                self._done.append(time.monotonic())
                 self.last_error = None
             except Exception as exc:  # one bad frame must not kill the camera
                 self.last_error = str(exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +62,13 @@ class ModelSpec:
 
 
 def default_models_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "models"
+    """``models/`` of a source checkout (editable install), else the copy a wheel installs
+    under ``<prefix>/share/sputnik-edge/models``."""
+    source = Path(__file__).resolve().parents[2] / "models"
+    if (source / "MANIFEST").is_file():
+        return source
+    installed = Path(sys.prefix) / "share" / "sputnik-edge" / "models"
+    return installed if (installed / "MANIFEST").is_file() else source
 
 
 def load_manifest(models_dir: Path) -> dict[str, ModelSpec]:
