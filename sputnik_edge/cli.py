@@ -293,6 +293,15 @@ def cmd_employees(ctx: Ctx) -> int:
     employee_id = ctx.args.employee_id
     if not employee_id:
         raise UsageError(f"employees {action} needs an employee id")
+    from sputnik_edge.central.errors import CentralError
+
+    try:
+        return _employee_action(ctx, store, action, employee_id)
+    except CentralError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _employee_action(ctx: Ctx, store: Any, action: str, employee_id: str) -> int:
     central = ctx.central()
     known_centrally = False
     if central is not None:

@@ -68,11 +68,11 @@ def cmd_sync(ctx: Ctx) -> int:
     from sputnik_edge.metrics import Metrics
 
     _require_central(ctx)
+    # Checked first (reachable and migrated): a bad URL fails at once, before the models load.
+    central = ctx.central()
     store = ctx.store()
     rec = ctx.recognizer()
-    sync = CentralSync(ctx.settings, store, rec.model_id, Metrics())
-    central = ctx.central()  # checked: reachable and migrated
-    del central
+    sync = CentralSync(ctx.settings, store, rec.model_id, Metrics(), central=central)
     changed = sync.pull_once(force=True)
     pushed = sync.push_once(force=True)
     offset = sync.heartbeat_once()

@@ -149,6 +149,11 @@ class CentralStore:
                     with conn.begin():
                         return fn(conn)
             except DBAPIError as exc:
+                if getattr(exc.orig, "pgcode", None) == "42P01":  # undefined_table: not migrated
+                    raise SchemaError(
+                        f"{action} failed on {self._display}: the Sputnik schema is missing "
+                        f"({describe_db_error(exc)}); run `sputnik-edge db upgrade`"
+                    ) from None
                 if attempt < self._retries and _is_retryable(exc):
                     attempt += 1
                     log.warning("central_retry", action=action, attempt=attempt, error=describe_db_error(exc))

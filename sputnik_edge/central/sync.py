@@ -97,6 +97,7 @@ class CentralSync:
         if not force and not self.push_backoff.ready():
             return 0
         inserted = 0
+        pushed_batches = 0
         with self._push_lock:
             for _ in range(max_batches):
                 batch = self.local.pending(self.batch_size)
@@ -109,14 +110,16 @@ class CentralSync:
                     return inserted
                 # Only now, after the central commit: a crash before this line re-sends the batch.
                 self.local.mark_synced(e.event_id for e in batch)
+                pushed_batches += 1
                 self.metrics.sync_pushed.inc(len(batch))
                 self.pushed_total += len(batch)
                 if len(batch) < self.batch_size:
                     break
             self.push_backoff.succeeded()
-            self.last_push_ok = datetime.now(UTC)
             self._clear_error("push")
-            self.metrics.sync_last_success.set(time.time())
+            if pushed_batches:  # an empty outbox proves nothing about the central database
+                self.last_push_ok = datetime.now(UTC)
+                self.metrics.sync_last_success.set(time.time())
             self.metrics.outbox_backlog.set(self.local.backlog())
         return inserted
 
@@ -125,10 +128,12 @@ class CentralSync:
         self._set_error("push", error)
         self.metrics.sync_failures.inc()
         self.local.mark_failed((e.event_id for e in batch), error)
+        backlog = self.local.backlog()
+        self.metrics.outbox_backlog.set(backlog)  # the gauge must grow while the central is away
         log.warning(
             "sync_push_failed",
             error=error,
-            backlog=self.local.backlog(),
+            backlog=backlog,
             retry_in_s=round(delay, 1),
             failures=self.push_backoff.failures,
         )

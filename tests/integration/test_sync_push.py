@@ -289,7 +289,12 @@ def test_unreachable_database_fails_fast_and_keeps_events(
         assert sync.pull_once(force=True) == 0
         proxy.restore()
         assert sync.push_once(force=True) == 3
-        assert sync.status()["last_error"] is None and store.backlog() == 0
+        assert store.backlog() == 0
+        # The pull and heartbeat failures stand until those succeed too.
+        assert sync.status()["last_error"] and "pulling gallery" in sync.status()["last_error"]
+        assert sync.heartbeat_once() is not None
+        assert sync.pull_once(force=True) == 0
+        assert sync.status()["last_error"] is None
     finally:
         sync.close()
         store.close()
