@@ -259,6 +259,7 @@ class EdgeApp:
             log_config=None,
             access_log=False,
             lifespan="on",
+            proxy_headers=False,  # no trusted proxy: X-Forwarded-For must not pick a rate-limit bucket
             timeout_graceful_shutdown=3,
         )
         self.http_server = uvicorn.Server(config)

@@ -8,6 +8,7 @@ Unknown keys and bad values fail with a message naming the key path and the valu
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -133,12 +134,16 @@ class HttpSection(StrictModel):
     api_token: SecretStr = SecretStr("")
     cors_origins: list[str] = Field(default_factory=list)
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_pixels: int = Field(default=16_000_000, ge=10_000)  # gateway images; refused from the header
     rate_limit_per_minute: int = Field(default=120, ge=0)  # per client on the gateway; 0 = off
     static_path: Path | None = None
 
     @model_validator(mode="after")
     def _token_when_exposed(self) -> HttpSection:
-        loopback = self.host in {"127.0.0.1", "localhost", "::1"} or self.host.startswith("127.")
+        try:
+            loopback = self.host == "localhost" or ipaddress.ip_address(self.host).is_loopback
+        except ValueError:  # a host name other than localhost may resolve anywhere
+            loopback = False
         if self.enabled and not loopback and not self.api_token.get_secret_value():
             raise ValueError(
                 f"http -> host {self.host!r} is not loopback: set http.api_token "

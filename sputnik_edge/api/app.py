@@ -53,10 +53,19 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorOut, "description": "Internal error (see the device log with the trace id)"},
 }
 GATEWAY_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Malformed multipart body"},
     413: {"model": ErrorOut, "description": "Body or image too large"},
     415: {"model": ErrorOut, "description": "Not a JPEG, PNG or WEBP"},
     422: {"model": ErrorOut, "description": "Invalid request, undecodable, truncated or too small image"},
     429: {"model": ErrorOut, "description": "Per-client rate limit"},
+}
+# A route whose success is text/plain: FastAPI would document its errors as text/plain too.
+JSON_ERRORS_OF_TEXT_ROUTE: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": spec["description"],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }
+    for status, spec in ERROR_RESPONSES.items()
 }
 IMAGE_ERROR_STATUS = {
     "empty": 422,
@@ -112,6 +121,37 @@ class RateLimiter:
         return True
 
 
+class BodyLimit:
+    """ASGI middleware counting request body bytes as they arrive.
+
+    The Content-Length check in ``trace_and_auth`` cannot see a chunked upload; without this, the
+    multipart parser would spool a body of any size to a temporary file before the endpoint
+    could refuse it. Over the limit, reading the body raises a 413 (an ``HTTPException`` passes
+    through FastAPI's body parsing unchanged) and the connection is not read any further.
+    """
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise StarletteHTTPException(413, f"request body exceeds {self.limit} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
 def create_app(ctx: EdgeApp) -> FastAPI:
     settings = ctx.settings
     token = settings.http.api_token.get_secret_value()
@@ -148,6 +188,8 @@ def create_app(ctx: EdgeApp) -> FastAPI:
         if not settings.http.static_path.is_dir():
             raise ValueError(f"http.static_path {settings.http.static_path}: not a directory")
         app.mount("/static", StaticFiles(directory=settings.http.static_path), name="static")
+
+    app.add_middleware(BodyLimit, limit=max_upload + 64 * 1024)
 
     @app.middleware("http")
     async def trace_and_auth(
@@ -187,7 +229,8 @@ def create_app(ctx: EdgeApp) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        code = codes.get(exc.status_code, "http_error")
         return _error(request, exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
@@ -221,6 +264,9 @@ def create_app(ctx: EdgeApp) -> FastAPI:
                 "fps_in": round(st.fps_in, 2),
                 "frames_read": st.frames_read,
                 "frames_processed": ctx.workers[cam_id].frames if cam_id in ctx.workers else 0,
+                "fps_processed": round(ctx.workers[cam_id].fps_processed, 2)
+                if cam_id in ctx.workers
+                else 0.0,
                 "frames_dropped": st.frames_dropped,
                 "last_frame_age_s": None if st.last_frame_age_s is None else round(st.last_frame_age_s, 2),
                 "reconnects": st.reconnects,
@@ -300,7 +346,7 @@ def create_app(ctx: EdgeApp) -> FastAPI:
         rows = ctx.store.list_events(since=since, limit=limit)
         return EventsOut(events=[EventOut(**r.as_dict()) for r in rows])
 
-    @app.get("/metrics", response_class=PlainTextResponse)
+    @app.get("/metrics", response_class=PlainTextResponse, responses=JSON_ERRORS_OF_TEXT_ROUTE)
     def metrics() -> Response:
         ctx.refresh_metrics()
         return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -325,7 +371,9 @@ def create_app(ctx: EdgeApp) -> FastAPI:
             ctx.metrics.snapshot_requests.labels("too_large").inc()
             raise ApiError(413, "too_large", f"file exceeds {max_upload} bytes")
         try:
-            decoded = decode_image(data, min_side=100, formats=GATEWAY_FORMATS, name="file")
+            decoded = decode_image(
+                data, min_side=100, max_pixels=settings.http.max_pixels, formats=GATEWAY_FORMATS, name="file"
+            )
         except ImageError as exc:
             ctx.gateway.record(False)
             ctx.metrics.snapshot_requests.labels(exc.code).inc()
