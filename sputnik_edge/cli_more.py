@@ -225,6 +225,9 @@ def _emit(result: dict[str, object], out: str | None, name: str, printed: object
 
 
 def register(add: AddCommand) -> None:
+    from sputnik_edge import bench
+
+    bench.register(add)
     add("run", cmd_run, "run the daemon (cameras, pipeline, outbox, HTTP API)")
     p = add("db", cmd_db, "central database: `db upgrade` applies the migrations (idempotent)")
     p.add_argument("action", choices=["upgrade"])

@@ -22,11 +22,16 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def _run(settings: Settings, faces_dir: Path, sections: str, seconds: float | None = None) -> dict[str, Any]:
-    opts = bench.BenchOptions(sections=bench.parse_sections(sections), quick=True, faces_dir=faces_dir,
-                              progress=False, stream_seconds=seconds)
+    opts = bench.BenchOptions(
+        sections=bench.parse_sections(sections),
+        quick=True,
+        faces_dir=faces_dir,
+        progress=False,
+        stream_seconds=seconds,
+    )
     result = bench.run_bench(settings, opts)
     json.dumps(result)  # everything is plain JSON
-    assert result["errors"] == {}
+    assert all(msg.startswith("skipped") for msg in result["errors"].values()), result["errors"]
     return result
 
 
@@ -68,12 +73,17 @@ def test_machine_block_and_fast_sections(settings: Settings, faces_dir: Path) ->
         assert entry["templates"] == int(size)
         _positive_stats(entry["batch1"])
         _positive_stats(entry["batch4"])
+    # The same sizes again in a child process with one BLAS thread, unless that is already the setting.
+    single = result["sections"]["match"].get("single_thread_blas")
+    if single is not None:
+        assert list(single) == list(sizes)
+        _positive_stats(single["100000"]["batch1"])
 
     outbox = result["sections"]["outbox"]
     assert outbox["stored"] == outbox["events"] == 20 and outbox["events_per_s"] > 0
 
     # No database URL: the central section is skipped, not failed.
-    assert "central" not in result["sections"]
+    assert "central" not in result["sections"] and "central" in result["errors"]
     names = [t["name"] for t in result["targets"]]
     assert "1:N match at 100k templates" in names
     assert all(t["pass"] in (True, False) for t in result["targets"])
@@ -131,8 +141,9 @@ def test_memory_section(settings: Settings, faces_dir: Path) -> None:
     assert runs["gallery_1000_1080p"]["gallery_templates"] == 1006
 
 
-def test_cli_command(settings: Settings, faces_dir: Path, tmp_path: Path,
-                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_command(
+    settings: Settings, faces_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command")
 
@@ -144,10 +155,22 @@ def test_cli_command(settings: Settings, faces_dir: Path, tmp_path: Path,
 
     bench.register(add)
     out = tmp_path / "out"
-    args = parser.parse_args(["bench", "--quick", "-q", "--only", "outbox", "--json", "--out", str(out),
-                              "--faces-dir", str(faces_dir)])
+    args = parser.parse_args(
+        [
+            "bench",
+            "--quick",
+            "-q",
+            "--only",
+            "outbox",
+            "--json",
+            "--out",
+            str(out),
+            "--faces-dir",
+            str(faces_dir),
+        ]
+    )
     assert args.func(Ctx(settings, args)) == 0
-    printed = json.loads(capsys.readouterr().out)
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["sections"]["outbox"]["events"] == 20
     assert json.loads((out / "bench.json").read_text())["sections"] == printed["sections"]
 

@@ -32,7 +32,7 @@ def fit(img: np.ndarray, max_side: int = 640) -> np.ndarray:
     s = max_side / max(h, w)
     if s >= 1:
         return img
-    return cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_LINEAR)
 
 
 @pytest.fixture(scope="session")
