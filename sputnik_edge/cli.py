@@ -10,6 +10,7 @@ import argparse
 import csv
 import dataclasses
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -518,3 +519,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `... | head`: the reader left, which is not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (interpreter exit flushes stdout)
+        return EXIT_OK
