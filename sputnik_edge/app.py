@@ -351,7 +351,7 @@ class EdgeApp:
                 self.metrics.job_failures.labels(name).inc()
                 log.warning("job_failed", job=name, error=str(exc), error_type=type(exc).__name__)
 
-        run.__name__ = name
+        run.__name__ = run.__qualname__ = name  # the scheduler names jobs after these
         return run
 
     def cleanup_snapshots(self) -> int:
