@@ -151,6 +151,7 @@ class CentralSync:
             except CentralError as exc:
                 delay = self.pull_backoff.failed()
                 self._set_error("pull", str(exc))
+                self.metrics.sync_failures.inc()
                 log.warning("gallery_pull_failed", error=str(exc), retry_in_s=round(delay, 1))
                 return 0
             self.pull_backoff.succeeded()
@@ -191,6 +192,7 @@ class CentralSync:
             self.clock_offset_ms = self.central.heartbeat(status)
         except CentralError as exc:
             self._set_error("heartbeat", str(exc))
+            self.metrics.sync_failures.inc()
             log.warning("heartbeat_failed", error=str(exc))
             return None
         self._clear_error("heartbeat")

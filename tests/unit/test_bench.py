@@ -97,7 +97,8 @@ def test_stream_section(settings: Settings, faces_dir: Path) -> None:
     assert set(runs) == {"fps_limit_10", "fps_limit_0"}
     for run in runs.values():
         assert run["frames_read"] > 0 and run["frames_processed"] > 0
-        assert run["frames_processed"] <= run["frames_read"]
+        # A frame read just before the window opened may be processed inside it: at most one more.
+        assert run["frames_processed"] <= run["frames_read"] + 1
         assert 0 < run["processed_fps"] <= run["read_fps"] * 1.2
         assert run["cpu_cores"] > 0 and run["peak_rss_mb"] > 50
         _positive_stats(run["frame_latency"])
