@@ -41,7 +41,9 @@ class Metrics:
         )
         self.outbox_backlog = Gauge("sputnik_outbox_backlog", "Events not yet synced", registry=r)
         self.gallery_size = Gauge("sputnik_gallery_templates", "Templates in the gallery", registry=r)
-        self.sync_failures = Counter("sputnik_sync_failures", "Failed central push, pull or heartbeat attempts", registry=r)
+        self.sync_failures = Counter(
+            "sputnik_sync_failures", "Failed central push, pull or heartbeat attempts", registry=r
+        )
         self.sync_pushed = Counter("sputnik_sync_events_pushed", "Events pushed to central", registry=r)
         self.sync_last_success = Gauge(
             "sputnik_sync_last_success_timestamp", "Unix time of the last successful push", registry=r
