@@ -30,6 +30,7 @@ from sputnik_edge.redaction import redact_url
 from sputnik_edge.store.local import LocalStore
 from sputnik_edge.store.snapshots import cleanup_snapshots, remove_snapshots
 from sputnik_edge.systemd import SystemdNotifier
+from sputnik_edge.vision.onnx import release_freed_heap
 from sputnik_edge.watchdog import ProgressMonitor, WatchdogThread, ready_when
 
 log = structlog.get_logger(__name__)
@@ -215,6 +216,7 @@ class EdgeApp:
 
     def _announce_ready(self) -> None:
         if ready_when(self.notifier, self.monitor, self.stop_event, timeout_s=120):
+            release_freed_heap()  # start-up garbage (gallery rows, imports) back to the OS
             self.ready = True
             log.info("ready", startup_s=round(time.monotonic() - self.started_mono, 3))
 

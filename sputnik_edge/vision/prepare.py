@@ -8,7 +8,8 @@ and SFace lists its 145 initialisers as graph inputs, which OpenCV 5 refuses. He
   output, Constant nodes) into float32 initialisers: the arithmetic is the one onnxruntime does at
   run time, so outputs stay identical to float rounding;
 * drop graph inputs that are initialisers or unused;
-* rewrite PRelu as Relu/Sub/Mul/Add (bit-exact, much faster in onnxruntime, see rewrite_prelu);
+* rewrite PRelu as Relu(x) * (1 - s) + x * s (float rounding only, much faster in onnxruntime:
+  the NCHWc layout pass fuses it into the convolutions, see rewrite_prelu);
 * make SFace's batch dimension and YuNet's input height/width dynamic (the YuNet head reshapes with
   ``[1, -1, C]`` and upsamples by scale, so any multiple of 32 works; its batch stays 1);
 * check the result with ``onnx.checker`` and against the original with onnxruntime, then write
@@ -213,16 +214,20 @@ def drop_constant_inputs(model: Any) -> int:
 
 
 def rewrite_prelu(model: Any) -> int:
-    """Replace PRelu(x, s) by Relu(x) + s * (x - Relu(x)); returns how many were rewritten.
+    """Replace PRelu(x, s) by Relu(x) * (1 - s) + x * s; returns how many were rewritten.
 
-    Bit-exact (for x > 0 the second term is s * 0, for x <= 0 the first is 0), and onnxruntime's
-    PRelu with a per-channel (C, 1, 1) slope is a slow generic broadcast that also forces layout
-    reorders around every convolution: on SFace the rewrite cuts a single-thread call from ~40 to
-    ~26 ms here. Slopes outside [0, 1] rule out the cheaper Max(x, s * x).
+    onnxruntime's PRelu with a per-channel (C, 1, 1) slope is a slow generic broadcast. In this
+    form, on x86 the NCHWc layout pass turns both per-channel Muls into 1x1 depthwise NCHWc
+    convolutions and fuses the Add as their sum input, so the whole network stays in the blocked
+    layout (no reorder nodes): SFace runs ~2x faster than with Relu(x) + s * (x - Relu(x)), which
+    needed 54 layout reorders and three unfused elementwise ops per layer. Not bit-exact (two
+    roundings instead of one): max abs diff ~2e-6 on SFace. Slopes outside [0, 1] rule out the
+    cheaper Max(x, s * x). The slope must be an initialiser (true after fold_constants).
     """
-    from onnx import helper
+    from onnx import helper, numpy_helper
 
     graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
     nodes = []
     count = 0
     for node in graph.node:
@@ -230,14 +235,21 @@ def rewrite_prelu(model: Any) -> int:
             nodes.append(node)
             continue
         x, slope = node.input
+        if slope not in inits:
+            raise PrepareError(f"PRelu {node.name}: slope {slope} is not an initialiser")
+        s = numpy_helper.to_array(inits[slope])
+        keep = f"{slope}__one_minus"
+        if keep not in inits:
+            inits[keep] = numpy_helper.from_array((np.float32(1) - s).astype(s.dtype), keep)
+            graph.initializer.append(inits[keep])
         y = node.output[0]
-        pos, neg, scaled = f"{y}__pos", f"{y}__neg", f"{y}__scaled"
+        pos, pos_scaled, x_scaled = f"{y}__pos", f"{y}__pos_scaled", f"{y}__x_scaled"
         nodes.extend(
             [
                 helper.make_node("Relu", [x], [pos], name=f"{node.name}__relu"),
-                helper.make_node("Sub", [x, pos], [neg], name=f"{node.name}__sub"),
-                helper.make_node("Mul", [neg, slope], [scaled], name=f"{node.name}__mul"),
-                helper.make_node("Add", [pos, scaled], [y], name=f"{node.name}__add"),
+                helper.make_node("Mul", [pos, keep], [pos_scaled], name=f"{node.name}__mul_pos"),
+                helper.make_node("Mul", [x, slope], [x_scaled], name=f"{node.name}__mul_x"),
+                helper.make_node("Add", [pos_scaled, x_scaled], [y], name=f"{node.name}__add"),
             ]
         )
         count += 1
