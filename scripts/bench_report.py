@@ -405,7 +405,7 @@ def md_match(d: dict[str, Any]) -> str:
                 f"{b1['median_ms']:.3f} / {b1['p95_ms']:.3f}",
                 f"{b4['median_ms']:.3f} / {b4['p95_ms']:.3f}",
                 f"{b4['ms_per_query']:.3f}",
-                f"{bd['matmul']:.2f} / {bd['reduceat']:.2f} / {bd['decide']:.2f}",
+                f"{bd['matmul']:.2f} / {bd['top2']:.2f}",
                 f"{one['median_ms']:.3f} / {one['p95_ms']:.3f}" if one else "-",
             ]
         )
@@ -419,7 +419,7 @@ def md_match(d: dict[str, Any]) -> str:
                 "1 query: median / p95 ms",
                 "batch of 4: median / p95 ms",
                 "batch of 4: ms per query",
-                "1 query: matmul / reduceat / decide ms",
+                "1 query: matmul / top-2 ms",
                 "1 query, OPENBLAS_NUM_THREADS=1: median / p95 ms",
             ],
             rows,

@@ -8,7 +8,7 @@ loop over identities, whatever the gallery size.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,6 +40,7 @@ class Gallery:
     employee_ids: tuple[str, ...]
     names: tuple[str, ...]
     version: int = 0
+    owner: np.ndarray = field(default_factory=lambda: np.zeros(0, np.intp))  # (T,) employee per row
 
     @property
     def n_employees(self) -> int:
@@ -86,6 +87,7 @@ class Gallery:
             employee_ids=ids,
             names=tuple(names.get(i, i) for i in ids),
             version=version,
+            owner=np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(owners)))),
         )
 
     def scores(self, queries: FloatArray) -> FloatArray:
@@ -104,7 +106,27 @@ class Gallery:
         return np.maximum.reduceat(sims, self.starts, axis=0)
 
     def match(self, queries: FloatArray, thresholds: Thresholds) -> list[MatchResult]:
-        return decide_columns(self._employee_scores(queries), self.employee_ids, self.names, thresholds)
+        """Top-1 employee, margin and decision per query. Works on template rows directly: the best
+        row names the employee, the runner-up is the best row outside that employee's block, so
+        no per-employee reduction over the whole gallery is needed."""
+        q = np.asarray(queries, dtype=np.float32).reshape(-1, EMBEDDING_DIM)
+        if self.n_templates == 0:
+            return [MatchResult("unknown", None, None, 0.0, 0.0) for _ in range(q.shape[0])]
+        sims = self.matrix @ q.T  # (T, N): one GEMV/GEMM over contiguous gallery rows
+        ends = np.append(self.starts[1:], self.n_templates)
+        results = []
+        for i in range(q.shape[0]):  # loop over query faces (a handful per frame), never identities
+            col = np.ascontiguousarray(sims[:, i])
+            row = int(np.argmax(col))
+            emp = int(self.owner[row])
+            sim = float(col[row])
+            if self.n_employees > 1:
+                col[self.starts[emp] : ends[emp]] = -np.inf
+                margin = sim - float(col.max())
+            else:
+                margin = 1.0
+            results.append(_decision(sim, margin, self.employee_ids[emp], self.names[emp], thresholds))
+        return results
 
 
 def decide(
@@ -134,20 +156,22 @@ def decide_columns(
         idx = int(np.argmax(col))
         sim = float(col[idx])
         if e > 1:
-            # Two argmax passes beat a partition over a large gallery.
             col[idx] = -np.inf
             margin = sim - float(col.max())
         else:
             margin = 1.0
-        decision: Decision
-        if sim >= thresholds.match and margin >= thresholds.min_margin:
-            decision = "match"
-        elif sim >= thresholds.low_confidence:
-            decision = "low_confidence"
-        else:
-            decision = "unknown"
-        if decision == "unknown":  # the nearest stranger is noise: name no one
-            results.append(MatchResult(decision, None, None, sim, margin))
-            continue
-        results.append(MatchResult(decision, employee_ids[idx], names[idx], sim, margin))
+        results.append(_decision(sim, margin, employee_ids[idx], names[idx], thresholds))
     return results
+
+
+def _decision(sim: float, margin: float, employee_id: str, name: str, thresholds: Thresholds) -> MatchResult:
+    decision: Decision
+    if sim >= thresholds.match and margin >= thresholds.min_margin:
+        decision = "match"
+    elif sim >= thresholds.low_confidence:
+        decision = "low_confidence"
+    else:
+        decision = "unknown"
+    if decision == "unknown":  # the nearest stranger is noise: name no one
+        return MatchResult(decision, None, None, sim, margin)
+    return MatchResult(decision, employee_id, name, sim, margin)

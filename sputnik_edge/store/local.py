@@ -294,18 +294,22 @@ class LocalStore:
         """Erase an employee: templates, and their events (right to erasure). Returns whether the
         employee existed and the snapshot files of the erased events, for the caller to remove."""
         with self._write_lock, self.engine.begin() as conn:
-            snaps = [
-                r.snapshot
-                for r in conn.execute(
-                    select(events.c.snapshot).where(
-                        events.c.employee_id == employee_id, events.c.snapshot.is_not(None)
-                    )
+            return self._erase(conn, employee_id)
+
+    @staticmethod
+    def _erase(conn: Any, employee_id: str) -> tuple[bool, list[str]]:
+        snaps = [
+            r.snapshot
+            for r in conn.execute(
+                select(events.c.snapshot).where(
+                    events.c.employee_id == employee_id, events.c.snapshot.is_not(None)
                 )
-            ]
-            conn.execute(delete(events).where(events.c.employee_id == employee_id))
-            conn.execute(delete(templates).where(templates.c.employee_id == employee_id))
-            result = conn.execute(delete(employees).where(employees.c.employee_id == employee_id))
-            return result.rowcount > 0, snaps
+            )
+        ]
+        conn.execute(delete(events).where(events.c.employee_id == employee_id))
+        conn.execute(delete(templates).where(templates.c.employee_id == employee_id))
+        result = conn.execute(delete(employees).where(employees.c.employee_id == employee_id))
+        return result.rowcount > 0, snaps
 
     def add_templates(
         self,
@@ -398,19 +402,9 @@ class LocalStore:
         snaps: list[str] = []
         with self._write_lock, self.engine.begin() as conn:
             for employee_id in delta.erased:
-                snaps += [
-                    r.snapshot
-                    for r in conn.execute(
-                        select(events.c.snapshot).where(
-                            events.c.employee_id == employee_id, events.c.snapshot.is_not(None)
-                        )
-                    )
-                ]
-                conn.execute(delete(events).where(events.c.employee_id == employee_id))
-                conn.execute(delete(templates).where(templates.c.employee_id == employee_id))
-                changed += conn.execute(
-                    delete(employees).where(employees.c.employee_id == employee_id)
-                ).rowcount
+                existed, erased_snaps = self._erase(conn, employee_id)
+                changed += int(existed)
+                snaps += erased_snaps
             for e in delta.employees:
                 self._upsert_employee(
                     conn, e.employee_id, e.full_name, e.department, e.is_active, e.change_seq, now

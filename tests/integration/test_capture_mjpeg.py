@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
 
 from sputnik_edge.capture.thread import CaptureThread
+from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:
     from tests.support.cameras import MjpegServer
 
 pytestmark = pytest.mark.integration
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def test_mjpeg_frames_and_reconnect(mjpeg_server: Callable[[], MjpegServer]) -> None:

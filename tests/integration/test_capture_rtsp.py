@@ -12,6 +12,7 @@ from structlog.testing import capture_logs
 
 from sputnik_edge.capture.sources import open_capture, parse_source
 from sputnik_edge.capture.thread import CaptureThread, Frame
+from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:
     from tests.support.cameras import RtspServer
@@ -19,15 +20,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 FAST = {"open_timeout_s": 3.0, "read_timeout_s": 2.0, "backoff_initial_s": 0.2, "backoff_max_s": 1.0}
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import signal
 import socket
@@ -26,11 +25,9 @@ def free_port() -> int:
 
 def first_photo_per_person(faces_dir: Path) -> dict[str, Path]:
     """The first photo listed in labels.csv for each identity (the enrolment photo)."""
-    out: dict[str, Path] = {}
-    with (faces_dir / "labels.csv").open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            out.setdefault(row["identity"], faces_dir / row["path"])
-    return out
+    from sputnik_edge.soak import dev_people
+
+    return dev_people(faces_dir)
 
 
 _RECOGNIZER: Any = None

@@ -13,16 +13,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from sputnik_edge.capture.thread import CameraStatus, CaptureThread
+from tests.support.waiting import wait_until
 from tests.unit.capture.test_sources import LEVELS, level_of, write_numbered_clip
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 @pytest.fixture
