@@ -156,6 +156,7 @@ def _on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")  # fsync the WAL at each commit: durable events
     cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA secure_delete=ON")  # erased templates are overwritten, not left in free pages
     cur.execute("PRAGMA busy_timeout=5000")
     cur.close()
 
@@ -293,8 +294,14 @@ class LocalStore:
     def delete_employee(self, employee_id: str) -> tuple[bool, list[str]]:
         """Erase an employee: templates, and their events (right to erasure). Returns whether the
         employee existed and the snapshot files of the erased events, for the caller to remove."""
-        with self._write_lock, self.engine.begin() as conn:
-            return self._erase(conn, employee_id)
+        with self._write_lock:
+            with self.engine.begin() as conn:
+                result = self._erase(conn, employee_id)
+            # Copy the overwritten pages from the WAL into the main file and empty the WAL, so no
+            # old page with the erased rows survives in either file.
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            return result
 
     @staticmethod
     def _erase(conn: Any, employee_id: str) -> tuple[bool, list[str]]:
