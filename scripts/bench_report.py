@@ -496,6 +496,93 @@ def md_central(r: dict[str, Any]) -> str:
     )
 
 
+def md_load_and_soak(bench_dir: Path, plots: dict[str, str]) -> list[str]:
+    """Sections from `sputnik-edge loadtest --out` and `sputnik-edge soak --out`, when present."""
+    lines: list[str] = []
+    load_path, soak_path = bench_dir / "loadtest.json", bench_dir / "soak.json"
+    if load_path.is_file():
+        load = json.loads(load_path.read_text())
+        rows = [
+            [
+                name,
+                d["requests"],
+                d["concurrency"],
+                d["throughput_rps"],
+                d["p50_ms"],
+                d["p95_ms"],
+                d["p99_ms"],
+                d["max_ms"],
+                f"{100 * d['error_rate']:.2f} %",
+            ]
+            for name, d in (
+                ("GET /health", load["health"]),
+                ("POST gateway snapshot (obama.jpg)", load["gateway"]),
+            )
+        ]
+        lines += [
+            "## Load on loopback",
+            "",
+            "`sputnik-edge loadtest --out docs/bench`: a real daemon (no camera, Obama enrolled, "
+            "cooldown 0 so every snapshot runs the whole recognise -> policy -> outbox path), "
+            "concurrent clients on 127.0.0.1, bounded in requests and time. Errors are 5xx or "
+            "failed connections.",
+            "",
+            table(
+                [
+                    "endpoint",
+                    "requests",
+                    "clients",
+                    "req/s",
+                    "p50 ms",
+                    "p95 ms",
+                    "p99 ms",
+                    "max ms",
+                    "errors",
+                ],
+                rows,
+            ),
+            "",
+        ]
+    if soak_path.is_file():
+        soak = json.loads(soak_path.read_text())
+        lines += [
+            "## Soak",
+            "",
+            f"`sputnik-edge soak --minutes {soak['minutes']:g} --out docs/bench`: the daemon on the looped "
+            "dev clip (one file camera, fps limit 10, 6 people enrolled), RSS and open file "
+            "descriptors sampled every 5 s.",
+            "",
+            table(
+                [
+                    "minutes",
+                    "frames",
+                    "fps",
+                    "CPU cores",
+                    "RSS first / max / last MB",
+                    "RSS slope, 2nd half",
+                    "open fds min / max",
+                    "events",
+                ],
+                [
+                    [
+                        soak["minutes"],
+                        soak["frames_processed"],
+                        soak["processed_fps"],
+                        soak["cpu_cores"],
+                        f"{soak['rss_mb_first']:.0f} / {soak['rss_mb_max']:.0f} / {soak['rss_mb_last']:.0f}",
+                        f"{soak['rss_slope_mb_per_min_second_half']} MB/min",
+                        f"{soak['fds_min']} / {soak['fds_max']}",
+                        soak["events"],
+                    ]
+                ],
+            ),
+            "",
+        ]
+        if (bench_dir / "soak.png").is_file():
+            lines += [f"![soak]({plots.get('soak', 'bench/soak.png')})", ""]
+    return lines
+
+
 def build_markdown(r: dict[str, Any], plots: dict[str, str], findings: str | None) -> str:
     s = r["sections"]
     lines = [
@@ -590,6 +677,7 @@ def build_markdown(r: dict[str, Any], plots: dict[str, str], findings: str | Non
     if "outbox" in s:
         lines += ["## Outbox", "", md_outbox(s["outbox"]), ""]
     lines += ["## Central database", "", md_central(r), ""]
+    lines += md_load_and_soak(Path(plots.get("_dir", REPO / "docs" / "bench")), plots)
     if r.get("errors"):
         lines += ["## Sections not run", ""] + [f"- `{k}`: {v}" for k, v in r["errors"].items()] + [""]
     lines += ["Section run times (s): " + ", ".join(f"{k} {v}" for k, v in r["section_seconds"].items()), ""]
@@ -619,6 +707,9 @@ def main(argv: list[str] | None = None) -> int:
             out = plot_dir / f"{name}.png"
             func(s[section], out)
             plots[name] = os.path.relpath(out, md_path.parent)
+    plots["_dir"] = str(plot_dir)
+    if (plot_dir / "soak.png").is_file():
+        plots["soak"] = os.path.relpath(plot_dir / "soak.png", md_path.parent)
     findings_path = plot_dir / "findings.md"
     findings = findings_path.read_text() if findings_path.is_file() else None
     md_path.write_text(build_markdown(result, plots, findings))
