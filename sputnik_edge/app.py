@@ -81,34 +81,25 @@ class CameraWorker(threading.Thread):
         while not self.stop_event.is_set():
             self._beat()
             frame = self.capture.get_frame(self._last_seq, timeout=0.5)
-            if frame is None:
-                # Let tracks of people who left end even when the camera delivers nothing.
-                if self.tracker.tracks:
-                    self._process_empty()
-                continue
-            self._last_seq = frame.seq
             try:
+                if frame is None:
+                    # Let tracks of people who left end even when the camera delivers nothing.
+                    if self.tracker.tracks:
+                        self.engine.tick(self.camera, self.tracker)
+                    continue
+                self._last_seq = frame.seq
                 self.engine.process_frame(self.camera, self.tracker, frame.image, frame.wall_time, frame.mono)
                 self.frames += 1
                 self._done.append(time.monotonic())
                 self.last_error = None
-            except Exception as exc:  # one bad frame must not kill the camera
+            except Exception as exc:  # one bad frame (or a failed commit) must not kill the camera
                 self.last_error = str(exc)
-                log.exception("frame_failed", camera_id=self.camera.camera_id, seq=frame.seq)
+                log.exception("frame_failed", camera_id=self.camera.camera_id, seq=self._last_seq)
         # Finish what is in hand: open tracks become events before the store closes.
         try:
             self.engine.flush(self.camera, self.tracker)
         except Exception:
             log.exception("flush_failed", camera_id=self.camera.camera_id)
-
-    def _process_empty(self) -> None:
-        now = time.monotonic()
-        _, ended = self.tracker.update([], now)
-        wall = datetime.now(UTC)
-        for track in ended:
-            ev = self.engine.policy.track_ended(track, self.camera, wall)
-            if ev is not None:
-                self.engine.commit(ev, track.snapshot)
 
 
 @dataclass

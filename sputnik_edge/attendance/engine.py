@@ -112,11 +112,7 @@ class AttendanceEngine:
                 ev = self.policy.observe(track, match, camera, wall, trace_id=trace_id)
                 if ev is not None:
                     events.append(self.commit(ev, None))
-        for track in ended:
-            ev = self.policy.track_ended(track, camera, wall, trace_id=trace_id)
-            if ev is not None:
-                events.append(self.commit(ev, track.snapshot))
-            track.snapshot = None
+        events += self.end_tracks(camera, ended, wall, trace_id)
         if events:
             latency = time.monotonic() - mono
             for _ in events:
@@ -125,15 +121,26 @@ class AttendanceEngine:
         results = [faces.get(id(c), FaceResult(c.detection, c.quality, None, None)) for c in candidates]
         return FrameOutcome(results, events, len(to_embed))
 
-    def flush(self, camera: CameraInfo, tracker: IouTracker) -> list[AttendanceEvent]:
-        """On shutdown: decide the tracks still open so nothing seen is lost."""
-        wall = datetime.now(UTC)
+    def end_tracks(
+        self, camera: CameraInfo, ended: list[Track], wall: datetime, trace_id: str | None = None
+    ) -> list[AttendanceEvent]:
+        """Decide tracks that left the picture: at most one unknown / low-confidence event each."""
         out = []
-        for track in tracker.flush():
-            ev = self.policy.track_ended(track, camera, wall)
+        for track in ended:
+            ev = self.policy.track_ended(track, camera, wall, trace_id=trace_id)
             if ev is not None:
                 out.append(self.commit(ev, track.snapshot))
+            track.snapshot = None
         return out
+
+    def tick(self, camera: CameraInfo, tracker: IouTracker) -> list[AttendanceEvent]:
+        """No frame arrived: still end the tracks of people who left while the camera is silent."""
+        _, ended = tracker.update([], time.monotonic())
+        return self.end_tracks(camera, ended, datetime.now(UTC))
+
+    def flush(self, camera: CameraInfo, tracker: IouTracker) -> list[AttendanceEvent]:
+        """On shutdown: decide the tracks still open so nothing seen is lost."""
+        return self.end_tracks(camera, tracker.flush(), datetime.now(UTC))
 
     # ---- single snapshots (HTTP gateway) ---------------------------------------------------------
 
