@@ -144,3 +144,24 @@ def test_rate_limit_gives_429(daemon: Daemon) -> None:
     limited = post_snapshot(daemon, small)
     assert_error(limited, 429, "rate_limited")
     assert limited.headers["Retry-After"] == "60"
+
+
+def test_cors_only_for_configured_origins(tmp_path: Path) -> None:
+    port = free_port()
+    cfg = base_config(tmp_path, port, http={"cors_origins": ["https://office.example"]})
+    d = Daemon(write_config(tmp_path / "config.toml", cfg), port).start()
+    try:
+        d.wait_http()
+        preflight = {"Access-Control-Request-Method": "GET"}
+        ok = httpx.options(
+            d.base_url + "/api/v1/events", headers={"Origin": "https://office.example", **preflight}
+        )
+        assert ok.status_code == 200
+        assert ok.headers["access-control-allow-origin"] == "https://office.example"
+        other = d.get("/api/v1/events", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+        simple = d.get("/api/v1/events", headers={"Origin": "https://office.example"})
+        assert simple.headers["access-control-allow-origin"] == "https://office.example"
+        assert "X-Trace-ID" in simple.headers.get("access-control-expose-headers", "")
+    finally:
+        assert d.terminate() == 0
