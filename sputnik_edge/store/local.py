@@ -147,6 +147,31 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def _template_rows(
+    employee_id: str,
+    model_id: str,
+    embeddings: np.ndarray,
+    qualities: Sequence[float],
+    template_ids: Sequence[str] | None,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Insert rows for templates (little-endian float32 blobs) and their ids."""
+    emb = np.asarray(embeddings, dtype="<f4").reshape(-1, EMBEDDING_DIM)
+    ids = list(template_ids) if template_ids is not None else [str(uuid.uuid4()) for _ in emb]
+    now = _iso(utcnow())
+    rows = [
+        {
+            "template_id": tid,
+            "employee_id": employee_id,
+            "model_id": model_id,
+            "embedding": vec.tobytes(),
+            "quality": float(q),
+            "created_at": now,
+        }
+        for tid, vec, q in zip(ids, emb, qualities, strict=True)
+    ]
+    return ids, rows
+
+
 def _secure_parent(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -326,20 +351,7 @@ class LocalStore:
         qualities: Sequence[float],
         template_ids: Sequence[str] | None = None,
     ) -> list[str]:
-        emb = np.asarray(embeddings, dtype="<f4").reshape(-1, EMBEDDING_DIM)
-        ids = list(template_ids) if template_ids is not None else [str(uuid.uuid4()) for _ in emb]
-        now = _iso(utcnow())
-        rows = [
-            {
-                "template_id": tid,
-                "employee_id": employee_id,
-                "model_id": model_id,
-                "embedding": vec.tobytes(),
-                "quality": float(q),
-                "created_at": now,
-            }
-            for tid, vec, q in zip(ids, emb, qualities, strict=True)
-        ]
+        ids, rows = _template_rows(employee_id, model_id, embeddings, qualities, template_ids)
         if rows:
             with self._write_lock, self.engine.begin() as conn:
                 conn.execute(insert(templates), rows)
@@ -356,9 +368,7 @@ class LocalStore:
         template_ids: Sequence[str] | None = None,
     ) -> list[str]:
         """Employee row and templates in one transaction: all or nothing."""
-        emb = np.asarray(embeddings, dtype="<f4").reshape(-1, EMBEDDING_DIM)
-        now = _iso(utcnow())
-        ids = list(template_ids) if template_ids is not None else [str(uuid.uuid4()) for _ in emb]
+        ids, rows = _template_rows(employee_id, model_id, embeddings, qualities, template_ids)
         with self._write_lock, self.engine.begin() as conn:
             existing = conn.execute(
                 select(employees.c.change_seq, employees.c.is_active).where(
@@ -368,21 +378,9 @@ class LocalStore:
             seq = existing.change_seq if existing else None
             # More photos for a deactivated employee do not reactivate them (`employees activate` does).
             active = bool(existing.is_active) if existing else True
-            self._upsert_employee(conn, employee_id, full_name, department, active, seq, now)
-            conn.execute(
-                insert(templates),
-                [
-                    {
-                        "template_id": tid,
-                        "employee_id": employee_id,
-                        "model_id": model_id,
-                        "embedding": vec.tobytes(),
-                        "quality": float(q),
-                        "created_at": now,
-                    }
-                    for tid, vec, q in zip(ids, emb, qualities, strict=True)
-                ],
-            )
+            self._upsert_employee(conn, employee_id, full_name, department, active, seq, _iso(utcnow()))
+            if rows:
+                conn.execute(insert(templates), rows)
         return ids
 
     def load_gallery(self, model_id: str, version: int = 0) -> Gallery:
