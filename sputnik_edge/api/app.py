@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import re
 import shutil
+import threading
 import time
 import uuid
 from collections import deque
@@ -99,26 +100,29 @@ def _error(
 
 
 class RateLimiter:
-    """Sliding one-minute window per client address (the gateway is the only costly endpoint)."""
+    """Sliding one-minute window per client address (the gateway is the only costly endpoint).
+    Sync endpoints run in a thread pool, hence the lock."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
         self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
 
     def allow(self, client: str) -> bool:
         if self.per_minute <= 0:
             return True
         now = time.monotonic()
-        hits = self._hits.setdefault(client, deque())
-        while hits and now - hits[0] > 60:
-            hits.popleft()
-        if len(hits) >= self.per_minute:
-            return False
-        hits.append(now)
-        if len(self._hits) > 10_000:  # bound memory under address churn
-            for key in [k for k, v in self._hits.items() if not v or now - v[-1] > 60]:
-                del self._hits[key]
-        return True
+        with self._lock:
+            hits = self._hits.setdefault(client, deque())
+            while hits and now - hits[0] > 60:
+                hits.popleft()
+            if len(hits) >= self.per_minute:
+                return False
+            hits.append(now)
+            if len(self._hits) > 10_000:  # bound memory under address churn
+                for key in [k for k, v in self._hits.items() if not v or now - v[-1] > 60]:
+                    del self._hits[key]
+            return True
 
 
 class BodyLimit:
