@@ -73,11 +73,11 @@ class Ctx:
 
     def recognizer(self, store: Any = None) -> Any:
         from sputnik_edge.recognition.recognizer import Recognizer
-        from sputnik_edge.vision.models import ModelIntegrityError
+        from sputnik_edge.vision.models import ModelError
 
         try:
             rec = Recognizer.from_config(self.settings.recognition)
-        except (ModelIntegrityError, FileNotFoundError) as exc:
+        except (ModelError, FileNotFoundError) as exc:
             raise UsageError(str(exc)) from None
         if store is not None:
             rec.set_gallery(store.load_gallery(rec.model_id))
