@@ -459,6 +459,8 @@ def md_memory(d: dict[str, Any]) -> str:
             ],
             rows,
         )
+        + f"\n\nThe 1080p camera is the dev clip upscaled and encoded as {d.get('clip_1080p_codec', 'mpeg4')}"
+        " (H.264 is what cameras send; OpenCV's MPEG-4 Part 2 decoder holds about 30 MB more)."
         + f"\n\nCold start: {d['cold_start_definition']}; the app's own `startup_s` counts from EdgeApp "
         "construction and excludes interpreter start and imports."
     )

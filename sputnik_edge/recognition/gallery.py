@@ -67,17 +67,26 @@ class Gallery:
         embeddings: FloatArray,
         names: dict[str, str],
         version: int = 0,
+        *,
+        copy: bool = True,
     ) -> Gallery:
-        """Build from one row per template and the owner's employee id per row."""
+        """Build from one row per template and the owner's employee id per row.
+
+        ``copy=False`` lets the gallery normalise ``embeddings`` in place (the caller hands over a
+        float32 array it will not use again): a 100k gallery then costs one matrix, not three.
+        """
         emb = np.asarray(embeddings, dtype=np.float32).reshape(-1, EMBEDDING_DIM)
         if len(template_owner) != emb.shape[0]:
             raise ValueError(f"{len(template_owner)} owners for {emb.shape[0]} templates")
         if emb.shape[0] == 0:
             return cls.empty(version)
         owners = np.asarray(template_owner, dtype=object)
-        order = np.argsort(owners, kind="stable")
-        owners = owners[order]
-        emb = l2_normalise(emb[order])
+        if not (owners[:-1] <= owners[1:]).all():  # group rows by employee
+            order = np.argsort(owners, kind="stable")
+            owners, emb = owners[order], emb[order]
+        elif copy or not emb.flags.writeable:
+            emb = emb.copy()
+        emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
         change = np.flatnonzero(owners[1:] != owners[:-1]) + 1
         starts = np.concatenate([[0], change]).astype(np.intp)
         ids = tuple(str(o) for o in owners[starts])

@@ -384,20 +384,33 @@ class LocalStore:
         return ids
 
     def load_gallery(self, model_id: str, version: int = 0) -> Gallery:
-        """Active employees' templates for ``model_id`` as one matrix."""
-        query = (
-            select(templates.c.employee_id, templates.c.embedding, employees.c.full_name)
-            .join(employees, employees.c.employee_id == templates.c.employee_id)
-            .where(templates.c.model_id == model_id, employees.c.is_active.is_(True))
-        )
+        """Active employees' templates for ``model_id`` as one matrix.
+
+        Rows stream in employee order straight into a preallocated matrix: the start-up peak stays
+        near the size of the gallery itself instead of several copies of it.
+        """
+        cond = (templates.c.model_id == model_id) & employees.c.is_active.is_(True)
+        joined = templates.join(employees, employees.c.employee_id == templates.c.employee_id)
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        if not rows:
+            n = int(conn.execute(select(func.count()).select_from(joined).where(cond)).scalar_one())
+            matrix = np.empty((n, EMBEDDING_DIM), np.float32)
+            owners: list[str] = []
+            names: dict[str, str] = {}
+            result = conn.execution_options(yield_per=2000).execute(
+                select(templates.c.employee_id, templates.c.embedding, employees.c.full_name)
+                .select_from(joined)
+                .where(cond)
+                .order_by(templates.c.employee_id)
+            )
+            for r in result:
+                if len(owners) == n:  # rows added since the count: the next reload takes them
+                    break
+                matrix[len(owners)] = np.frombuffer(r.embedding, dtype="<f4")
+                owners.append(r.employee_id)
+                names[r.employee_id] = r.full_name
+        if not owners:
             return Gallery.empty(version)
-        owners = [r.employee_id for r in rows]
-        matrix = np.frombuffer(b"".join(r.embedding for r in rows), dtype="<f4").reshape(-1, EMBEDDING_DIM)
-        names = {r.employee_id: r.full_name for r in rows}
-        return Gallery.build(owners, matrix, names, version)
+        return Gallery.build(owners, matrix[: len(owners)], names, version, copy=False)
 
     def apply_gallery_delta(self, delta: Any, model_id: str) -> tuple[int, list[str]]:
         """Apply a central pull in one transaction: erasures, then employees, then templates.
