@@ -276,16 +276,6 @@ class EdgeApp:
         """Called by the API lifespan once the server accepts connections."""
         self.monitor.beat("http")
 
-    @property
-    def http_port(self) -> int | None:
-        server = self.http_server
-        if server is None or not server.started:
-            return None
-        for s in server.servers:
-            for sock in s.sockets:
-                return int(sock.getsockname()[1])
-        return None
-
     def _start_scheduler(self) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 

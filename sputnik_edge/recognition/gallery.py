@@ -100,19 +100,14 @@ class Gallery:
         )
 
     def scores(self, queries: FloatArray) -> FloatArray:
-        """(N, E) best cosine similarity of each query to each employee."""
-        return self._employee_scores(queries).T
-
-    def _employee_scores(self, queries: FloatArray) -> FloatArray:
-        """(E, N): the gallery on the left makes this one BLAS GEMV/GEMM over contiguous rows,
-        several times faster than ``queries @ matrix.T`` for a large gallery."""
+        """(N, E) best cosine similarity of each query to each employee (enrolment conflicts)."""
         q = np.asarray(queries, dtype=np.float32).reshape(-1, EMBEDDING_DIM)
         if self.n_templates == 0:
-            return np.zeros((0, q.shape[0]), np.float32)
+            return np.zeros((q.shape[0], 0), np.float32)
         sims = self.matrix @ q.T
-        if len(self.starts) == sims.shape[0]:  # one template per employee: nothing to reduce
-            return sims
-        return np.maximum.reduceat(sims, self.starts, axis=0)
+        if len(self.starts) < sims.shape[0]:  # several templates per employee: best of each
+            sims = np.maximum.reduceat(sims, self.starts, axis=0)
+        return sims.T
 
     def match(self, queries: FloatArray, thresholds: Thresholds) -> list[MatchResult]:
         """Top-1 employee, margin and decision per query. Works on template rows directly: the best
@@ -136,41 +131,6 @@ class Gallery:
                 margin = 1.0
             results.append(_decision(sim, margin, self.employee_ids[emp], self.names[emp], thresholds))
         return results
-
-
-def decide(
-    per_employee: FloatArray,
-    employee_ids: Sequence[str],
-    names: Sequence[str],
-    thresholds: Thresholds,
-) -> list[MatchResult]:
-    """Top-1, margin to the best other employee, and the decision, for each query row of an
-    (N, E) score matrix."""
-    return decide_columns(np.asarray(per_employee).T, employee_ids, names, thresholds)
-
-
-def decide_columns(
-    scores: FloatArray,
-    employee_ids: Sequence[str],
-    names: Sequence[str],
-    thresholds: Thresholds,
-) -> list[MatchResult]:
-    """As ``decide`` for an (E, N) matrix, one column per query face."""
-    e, n = scores.shape
-    if e == 0:
-        return [MatchResult("unknown", None, None, 0.0, 0.0) for _ in range(n)]
-    results = []
-    for i in range(n):  # loop over query faces (a handful per frame), never over identities
-        col = np.ascontiguousarray(scores[:, i])
-        idx = int(np.argmax(col))
-        sim = float(col[idx])
-        if e > 1:
-            col[idx] = -np.inf
-            margin = sim - float(col.max())
-        else:
-            margin = 1.0
-        results.append(_decision(sim, margin, employee_ids[idx], names[idx], thresholds))
-    return results
 
 
 def _decision(sim: float, margin: float, employee_id: str, name: str, thresholds: Thresholds) -> MatchResult:
