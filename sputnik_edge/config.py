@@ -8,6 +8,7 @@ Unknown keys and bad values fail with a message naming the key path and the valu
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 import tomllib
@@ -15,7 +16,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -66,6 +75,8 @@ class CameraSection(StrictModel):
 
 class RecognitionSection(StrictModel):
     models_dir: Path | None = None  # None: the models/ folder shipped with the package
+    # yunet (default) or blazeface (BlazeFace full range; needs the mediapipe extra)
+    detector: Literal["yunet", "blazeface"] = "yunet"
     match_threshold: float = Field(default=0.55, ge=-1, le=1)
     low_confidence_threshold: float = Field(default=0.40, ge=-1, le=1)
     min_margin: float = Field(default=0.05, ge=0, le=2)
@@ -80,6 +91,16 @@ class RecognitionSection(StrictModel):
     min_brightness: float = Field(default=40, ge=0, le=255)
     max_brightness: float = Field(default=220, ge=0, le=255)
     threads: int = Field(default=0, ge=0, le=64)  # onnxruntime intra-op threads; 0 = auto
+
+    @field_validator("detector")
+    @classmethod
+    def _detector_installed(cls, value: str) -> str:
+        if value == "blazeface" and importlib.util.find_spec("mediapipe") is None:
+            raise ValueError(
+                "'blazeface' needs the mediapipe extra, which is not installed "
+                "(pip install 'sputnik-edge[mediapipe]'), or use 'yunet'"
+            )
+        return value
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> RecognitionSection:

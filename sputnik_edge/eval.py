@@ -236,7 +236,8 @@ class EvalResult:
 
 def find_subject(recognizer: Recognizer, image: ImageArray) -> Detection | None:
     """The photo's main face, with second chances for hard photos: a lower detector threshold,
-    then the image upscaled (small or tightly cropped faces)."""
+    then the image upscaled (small or tightly cropped faces), then padded (a face that fills the
+    frame, which BlazeFace's full-range model misses without context around it)."""
     detector = recognizer.detector
     det = pick_subject(detector.detect(image), image.shape)
     if det is None:
@@ -250,6 +251,19 @@ def find_subject(recognizer: Recognizer, image: ImageArray) -> Detection | None:
             x1, y1, x2, y2 = up.bbox
             det = Detection(
                 (x1 / 2, y1 / 2, x2 / 2, y2 / 2), np.asarray(up.landmarks / 2, np.float32), up.score
+            )
+    if det is None:
+        import cv2
+
+        pad = max(image.shape[:2]) // 2
+        framed = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        found = pick_subject(detector.detect(framed, score_threshold=0.3), framed.shape)
+        if found is not None:
+            x1, y1, x2, y2 = found.bbox
+            det = Detection(
+                (x1 - pad, y1 - pad, x2 - pad, y2 - pad),
+                np.asarray(found.landmarks - pad, np.float32),
+                found.score,
             )
     return det
 

