@@ -498,6 +498,65 @@ def md_central(r: dict[str, Any]) -> str:
     )
 
 
+def md_detectors(d: dict[str, Any]) -> str:
+    rows = []
+    for size, e in d["sizes"].items():
+        rows.append(
+            [
+                size,
+                e["yunet"]["wall"]["median_ms"],
+                e["blazeface"]["wall"]["median_ms"],
+                f"{fmt(e['wall_ratio_blazeface_over_yunet'], 2)}x",
+                e["yunet"]["cpu_ms_mean"],
+                e["blazeface"]["cpu_ms_mean"],
+                f"{fmt(e['cpu_ratio_blazeface_over_yunet'], 2)}x",
+            ]
+        )
+    out = [
+        table(
+            [
+                "frame",
+                "YuNet ms (median)",
+                "BlazeFace ms (median)",
+                "BlazeFace / YuNet",
+                "YuNet CPU ms",
+                "BlazeFace CPU ms",
+                "CPU BlazeFace / YuNet",
+            ],
+            rows,
+        ),
+        "",
+    ]
+    acc, faces = d["accuracy"], d["clip_faces"]
+    rows = []
+    for name, label in (("yunet", "YuNet (default)"), ("blazeface", "BlazeFace full range")):
+        a, f = acc[name], faces[name]
+        rows.append(
+            [
+                label,
+                f"{100 * a['acc_best']:.2f} %",
+                a["no_detection"],
+                f"{100 * a['tar_at_far_1e-2']:.1f} %",
+                f"{100 * a['tar_at_match_threshold']:.1f} % / {100 * a['far_at_match_threshold']:.2f} %",
+                f"{f['faces']} in {f['frames_with_face']} of {f['frames']}",
+            ]
+        )
+    out.append(
+        table(
+            [
+                "detector",
+                f"calib accuracy ({acc['pairs']} pairs)",
+                "no detection",
+                "TAR at FAR 1e-2",
+                "TAR / FAR at match threshold",
+                "clip faces (frames)",
+            ],
+            rows,
+        )
+    )
+    return "\n".join(out)
+
+
 def md_load_and_soak(bench_dir: Path, plots: dict[str, str]) -> list[str]:
     """Sections from `sputnik-edge loadtest --out` and `sputnik-edge soak --out`, when present."""
     lines: list[str] = []
@@ -678,6 +737,23 @@ def build_markdown(r: dict[str, Any], plots: dict[str, str], findings: str | Non
         ]
     if "outbox" in s:
         lines += ["## Outbox", "", md_outbox(s["outbox"]), ""]
+    if "detectors" in s:
+        lines += [
+            "## Detectors: YuNet vs BlazeFace",
+            "",
+            "`recognition.detector` = `yunet` (onnxruntime) against `blazeface` (mediapipe's Tasks "
+            "API, the `mediapipe` extra), called alternately on the same clip frames; CPU is process "
+            "time per call (YuNet spreads over both cores, BlazeFace mostly one). Accuracy: "
+            "`sputnik-edge eval` on the calibration pairs, each with its own score defaults. "
+            + (
+                f"Run separately, in a venv with the extra: `{s['detectors']['command']}`."
+                if "command" in s["detectors"]
+                else ""
+            ),
+            "",
+            md_detectors(s["detectors"]),
+            "",
+        ]
     lines += ["## Central database", "", md_central(r), ""]
     lines += md_load_and_soak(Path(plots.get("_dir", REPO / "docs" / "bench")), plots)
     if r.get("errors"):

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-SECTIONS = ("stages", "reference", "stream", "match", "memory", "outbox", "central")
+SECTIONS = ("stages", "reference", "stream", "match", "memory", "outbox", "central", "detectors")
 RESOLUTIONS = ((640, 360), (1280, 720), (1920, 1080))
 CLIP = "video/short_hamilton_clip.mp4"
 ENROL_PHOTO = {"lin_manuel_miranda": "images/lin_manuel_miranda/lin-manuel-miranda.png"}
@@ -1555,6 +1555,95 @@ def format_report(result: dict[str, Any]) -> str:
 
 # ---- driver ----------------------------------------------------------------------------------------
 
+# ---- 8. detectors ----------------------------------------------------------------------------------
+
+
+def _detector_settings(base: Any, detector: str) -> Any:
+    """``base`` with another detector, its score defaults re-derived (the thresholds differ)."""
+    from sputnik_edge.config import RecognitionSection
+
+    data = base.model_dump(exclude={"det_score_threshold", "quality_min_det_score"})
+    return RecognitionSection.model_validate({**data, "detector": detector})
+
+
+def bench_detectors(ctx: BenchContext) -> dict[str, Any]:
+    """YuNet (onnxruntime) against BlazeFace (mediapipe): per-frame time and CPU, alternating call
+    by call on the same frames, faces found on the clip, and accuracy on the calibration pairs."""
+    import cv2
+
+    from sputnik_edge.eval import evaluate_pairs, read_pairs
+    from sputnik_edge.recognition.recognizer import Recognizer
+    from sputnik_edge.vision.blazeface import mediapipe_available
+
+    if not mediapipe_available():
+        raise BenchError(
+            "skipped: the mediapipe extra is not installed (pip install 'sputnik-edge[mediapipe]')"
+        )
+    names = ("yunet", "blazeface")
+    recs = {n: Recognizer.from_config(_detector_settings(ctx.settings.recognition, n)) for n in names}
+    frames = ctx.video_frames()
+    picks = np.linspace(0, len(frames) - 1, _iterations(ctx, 60, 4)).round().astype(int)
+    repeats = _iterations(ctx, 3, 1)
+    sizes: dict[str, Any] = {}
+    with _progress(len(RESOLUTIONS) * len(picks) * repeats, "detectors", ctx.progress) as bar:
+        for w, h in RESOLUTIONS:
+            imgs = [np.asarray(cv2.resize(frames[int(i)], (w, h)), np.uint8) for i in picks]
+            for rec in recs.values():  # warm this size (buffers, grids)
+                rec.detector.detect(imgs[0])
+            wall: dict[str, list[float]] = {n: [] for n in names}
+            cpu: dict[str, list[float]] = {n: [] for n in names}
+            for _ in range(repeats):
+                for img in imgs:
+                    for n in names:
+                        c0, t0 = time.process_time(), time.perf_counter()
+                        recs[n].detector.detect(img)
+                        wall[n].append(time.perf_counter() - t0)
+                        cpu[n].append(time.process_time() - c0)
+                    bar.update(1)
+            entry: dict[str, Any] = {
+                n: {"wall": stats_ms(wall[n]), "cpu_ms_mean": round(1000 * float(np.mean(cpu[n])), 3)}
+                for n in names
+            }
+            entry["wall_ratio_blazeface_over_yunet"] = _ratio(
+                entry["blazeface"]["wall"]["median_ms"], entry["yunet"]["wall"]["median_ms"]
+            )
+            entry["cpu_ratio_blazeface_over_yunet"] = _ratio(
+                entry["blazeface"]["cpu_ms_mean"], entry["yunet"]["cpu_ms_mean"]
+            )
+            sizes[f"{w}x{h}"] = entry
+    found = {
+        n: [len(recs[n].detector.detect(f)) for f in frames[:: 1 if not ctx.quick else 25]] for n in names
+    }
+    faces = {
+        n: {
+            "frames": len(v),
+            "frames_with_face": int(sum(1 for x in v if x)),
+            "faces": int(sum(v)),
+            "score_threshold": recs[n].detector.score_threshold,
+        }
+        for n, v in found.items()
+    }
+    root = ctx.faces_dir / "calib"
+    pairs = read_pairs(root / "pairs.csv")
+    if ctx.quick:
+        pairs = [p for p in pairs if p.same][:10] + [p for p in pairs if not p.same][:10]
+    accuracy: dict[str, Any] = {"pairs": len(pairs)}
+    for n in names:
+        summary = evaluate_pairs(recs[n], pairs, root).summary
+        accuracy[n] = {
+            k: summary[k]
+            for k in (
+                "acc_best",
+                "threshold_best",
+                "no_detection",
+                "tar_at_far_1e-2",
+                "tar_at_match_threshold",
+                "far_at_match_threshold",
+            )
+        }
+    return {"sizes": sizes, "clip_faces": faces, "accuracy": accuracy}
+
+
 RUNNERS: dict[str, Callable[[BenchContext], dict[str, Any]]] = {
     "stages": bench_stages,
     "reference": bench_reference,
@@ -1563,6 +1652,7 @@ RUNNERS: dict[str, Callable[[BenchContext], dict[str, Any]]] = {
     "memory": bench_memory,
     "outbox": bench_outbox,
     "central": bench_central,
+    "detectors": bench_detectors,
 }
 
 

@@ -90,17 +90,17 @@ def cmd_doctor(ctx: Ctx) -> int:
     """Check models, storage, cameras and the central database; print one line each."""
     from sputnik_edge.capture.sources import open_capture, parse_source
     from sputnik_edge.redaction import redact_url
-    from sputnik_edge.vision.models import ModelError, default_models_dir, verify
+    from sputnik_edge.vision.models import ModelError, default_models_dir, detector_model_name, verify
 
     s = ctx.settings
     results: list[tuple[str, bool, str]] = []
     models_dir = s.recognition.models_dir or default_models_dir()
-    for name in ("detector", "embedder"):
+    for role, name in (("detector", detector_model_name(s.recognition.detector)), ("embedder", "embedder")):
         try:
             path = verify(models_dir, name)
-            results.append((f"model {name}", True, f"{path.name} sha256 ok"))
+            results.append((f"model {role}", True, f"{path.name} sha256 ok"))
         except (ModelError, FileNotFoundError) as exc:
-            results.append((f"model {name}", False, str(exc)))
+            results.append((f"model {role}", False, str(exc)))
     try:
         store = ctx.store()
         results.append(("storage", True, f"{s.storage.database}: {store.backlog()} event(s) pending"))

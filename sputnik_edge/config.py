@@ -73,6 +73,9 @@ class CameraSection(StrictModel):
     enabled: bool = True
 
 
+BLAZEFACE_SCORE_DEFAULTS = {"det_score_threshold": 0.5, "quality_min_det_score": 0.75}
+
+
 class RecognitionSection(StrictModel):
     models_dir: Path | None = None  # None: the models/ folder shipped with the package
     # yunet (default) or blazeface (BlazeFace full range; needs the mediapipe extra)
@@ -91,6 +94,15 @@ class RecognitionSection(StrictModel):
     min_brightness: float = Field(default=40, ge=0, le=255)
     max_brightness: float = Field(default=220, ge=0, le=255)
     threads: int = Field(default=0, ge=0, le=64)  # onnxruntime intra-op threads; 0 = auto
+
+    @model_validator(mode="before")
+    @classmethod
+    def _detector_defaults(cls, data: Any) -> Any:
+        # BlazeFace scores clear faces 0.75-0.96 where YuNet gives 0.85-0.95 (dev photos), so its
+        # score floors default lower; values set explicitly are kept.
+        if isinstance(data, dict) and data.get("detector") == "blazeface":
+            data = {**BLAZEFACE_SCORE_DEFAULTS, **data}
+        return data
 
     @field_validator("detector")
     @classmethod

@@ -307,7 +307,7 @@ def create_app(ctx: EdgeApp) -> FastAPI:
     @app.get("/api/v1/info", response_model=InfoOut)
     def info() -> dict[str, Any]:
         rec = ctx.recognizer
-        from sputnik_edge.vision.models import default_models_dir, load_manifest
+        from sputnik_edge.vision.models import default_models_dir, detector_model_name, load_manifest
 
         models_dir = settings.recognition.models_dir or default_models_dir()
         manifest = load_manifest(models_dir)
@@ -316,10 +316,15 @@ def create_app(ctx: EdgeApp) -> FastAPI:
             "version": ctx.version,
             "device_id": settings.device.id,
             "device_name": settings.device.name,
+            # The models in use, by role: the configured detector and the embedder.
             "models": {
-                name: {"model_id": spec.model_id, "file": spec.file, "sha256": spec.sha256}
-                for name, spec in manifest.items()
+                role: {"model_id": spec.model_id, "file": spec.file, "sha256": spec.sha256}
+                for role, spec in (
+                    ("detector", manifest[detector_model_name(settings.recognition.detector)]),
+                    ("embedder", manifest["embedder"]),
+                )
             },
+            "detector": settings.recognition.detector,
             "gallery": {
                 "employees": rec.gallery.n_employees,
                 "templates": rec.gallery.n_templates,

@@ -17,7 +17,7 @@ from sputnik_edge.recognition.types import FaceResult, MatchResult
 from sputnik_edge.vision.align import align_face
 from sputnik_edge.vision.detector import FaceDetector, YuNetDetector
 from sputnik_edge.vision.embedder import SFaceEmbedder
-from sputnik_edge.vision.models import default_models_dir, load_manifest, verify
+from sputnik_edge.vision.models import default_models_dir, detector_model_name, load_manifest, verify
 from sputnik_edge.vision.quality import QualityLimits, assess
 from sputnik_edge.vision.types import Detection, FloatArray, ImageArray, ModelInfo, Quality
 
@@ -57,7 +57,7 @@ def create_detector(cfg: RecognitionSection, models_dir: Path) -> FaceDetector:
         from sputnik_edge.vision.blazeface import BlazeFaceDetector
 
         return BlazeFaceDetector(
-            verify(models_dir, "blazeface"),
+            verify(models_dir, detector_model_name(cfg.detector)),
             score_threshold=cfg.det_score_threshold,
             nms_threshold=cfg.nms_threshold,
         )

@@ -101,16 +101,19 @@ def five_points_from_blazeface(keypoints: npt.ArrayLike) -> npt.NDArray[np.float
     """YuNet-order 5 points for a BlazeFace face (keypoints: right eye, left eye, nose tip, mouth
     centre, then ear tragions, which are ignored).
 
-    BlazeFace has no mouth corners and places its points differently from YuNet, so the face is
-    fitted to BLAZEFACE_TEMPLATE and the ArcFace template's five points are mapped back into the
-    image: ``align_face`` on the result reproduces exactly that fit, and the quality gate's pose
-    estimate gets plausible mouth corners.
+    BlazeFace has no mouth corners and places its points differently from YuNet. Each point is
+    moved by its template offset (ARCFACE_TEMPLATE minus BLAZEFACE_TEMPLATE, mouth corners taken
+    from the mouth centre), scaled and turned by the face's fit to BLAZEFACE_TEMPLATE. A face that
+    matches the template exactly thus gets the ArcFace points themselves, and what deviates from it
+    (a turned head moves the nose) is kept for the quality gate's pose estimate.
     """
     kp = np.asarray(keypoints, dtype=np.float64).reshape(-1, 2)
     if kp.shape[0] < 4:
         raise ValueError(f"BlazeFace keypoints must be at least 4 (x, y) points, got shape {kp.shape}")
     m = similarity_transform(BLAZEFACE_TEMPLATE, kp[:4])
-    return transform_points(ARCFACE_TEMPLATE, m)
+    source = [0, 1, 2, 3, 3]  # the mouth centre stands in for both corners
+    offsets = ARCFACE_TEMPLATE - BLAZEFACE_TEMPLATE[source]
+    return kp[source] + offsets @ m[:, :2].T
 
 
 def keypoints_in_template(landmarks: npt.ArrayLike, keypoints: npt.ArrayLike) -> npt.NDArray[np.float64]:

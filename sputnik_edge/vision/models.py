@@ -61,6 +61,11 @@ class ModelSpec:
     extra: dict[str, object] = field(default_factory=dict)
 
 
+def detector_model_name(detector: str) -> str:
+    """Manifest entry of a ``recognition.detector`` choice (YuNet's entry predates the choice)."""
+    return "blazeface" if detector == "blazeface" else "detector"
+
+
 def default_models_dir() -> Path:
     """``models/`` of a source checkout (editable install), else the copy a wheel installs
     under ``<prefix>/share/sputnik-edge/models``."""

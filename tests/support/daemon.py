@@ -44,12 +44,14 @@ def shared_recognizer() -> Any:
     return _RECOGNIZER
 
 
-def enrol_people(db_path: Path, photos: dict[str, Path], device_id: str = "door-1") -> None:
+def enrol_people(
+    db_path: Path, photos: dict[str, Path], device_id: str = "door-1", recognizer: Any = None
+) -> None:
     """Enrol each identity from its photo straight into a local store (what `enroll` does)."""
     from sputnik_edge.store.local import LocalStore
     from sputnik_edge.vision.imageio import load_image
 
-    rec = shared_recognizer()
+    rec = recognizer or shared_recognizer()
     store = LocalStore(db_path, device_id=device_id)
     try:
         for identity, photo in photos.items():

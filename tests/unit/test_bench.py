@@ -180,3 +180,31 @@ def test_cli_command(
     bad = parser.parse_args(["bench", "--only", "nope"])
     with pytest.raises(UsageError, match="unknown section"):
         bad.func(Ctx(settings, bad))
+
+
+@pytest.mark.mediapipe
+def test_detectors_section(settings: Settings, faces_dir: Path) -> None:
+    d = _run(settings, faces_dir, "detectors")["sections"]["detectors"]
+    assert set(d["sizes"]) == {f"{w}x{h}" for w, h in bench.RESOLUTIONS}
+    for entry in d["sizes"].values():
+        for name in ("yunet", "blazeface"):
+            _positive_stats(entry[name]["wall"])
+            assert entry[name]["cpu_ms_mean"] >= 0
+        assert entry["wall_ratio_blazeface_over_yunet"] > 0
+    for name in ("yunet", "blazeface"):
+        faces = d["clip_faces"][name]
+        assert 0 < faces["frames_with_face"] <= faces["frames"] <= faces["faces"] + faces["frames"]
+        acc = d["accuracy"][name]
+        assert 0.5 <= acc["acc_best"] <= 1 and acc["no_detection"] == 0
+    assert d["clip_faces"]["blazeface"]["score_threshold"] == 0.5  # its own default, not YuNet's
+
+
+def test_detectors_section_without_mediapipe_is_a_skip(
+    settings: Settings, faces_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sputnik_edge.vision.blazeface as blazeface
+
+    monkeypatch.setattr(blazeface, "mediapipe_available", lambda: False)
+    result = _run(settings, faces_dir, "detectors")
+    assert "detectors" not in result["sections"]
+    assert "mediapipe" in result["errors"]["detectors"]

@@ -290,3 +290,57 @@ def test_console_script_bad_config_exit_code(tmp_path: Path) -> None:
     assert proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "http.port" in proc.stderr
+
+
+# ---- detector choice --------------------------------------------------------------------------------
+
+
+def test_unknown_detector_names_key_and_choices(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path / "c.toml", '[recognition]\ndetector = "retinaface"\n'))
+    message = str(info.value)
+    assert "recognition.detector" in message and "retinaface" in message
+    assert "yunet" in message and "blazeface" in message
+
+
+def test_blazeface_without_mediapipe_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Whether or not this venv has mediapipe: the check must speak up when it is absent.
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mediapipe" else real(name, *a)
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path / "c.toml", '[recognition]\ndetector = "blazeface"\n'))
+    message = str(info.value)
+    assert "recognition.detector" in message
+    assert "sputnik-edge[mediapipe]" in message
+    assert "\n" not in message
+
+
+def test_blazeface_score_defaults_and_explicit_values_win(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: object() if name == "mediapipe" else real(name, *a)
+    )
+    yunet = load_config(write(tmp_path / "y.toml", "")).recognition
+    assert (yunet.detector, yunet.det_score_threshold, yunet.quality_min_det_score) == ("yunet", 0.6, 0.8)
+    blaze = load_config(write(tmp_path / "b.toml", '[recognition]\ndetector = "blazeface"\n')).recognition
+    assert (blaze.det_score_threshold, blaze.quality_min_det_score) == (0.5, 0.75)
+    explicit = load_config(
+        write(tmp_path / "e.toml", '[recognition]\ndetector = "blazeface"\nquality_min_det_score = 0.9\n')
+    ).recognition
+    assert (explicit.det_score_threshold, explicit.quality_min_det_score) == (0.5, 0.9)
+    monkeypatch.setenv("SPUTNIK_RECOGNITION__DETECTOR", "blazeface")
+    monkeypatch.setenv("SPUTNIK_RECOGNITION__DET_SCORE_THRESHOLD", "0.4")
+    from_env = load_config(write(tmp_path / "n.toml", "")).recognition
+    assert (from_env.detector, from_env.det_score_threshold, from_env.quality_min_det_score) == (
+        "blazeface",
+        0.4,
+        0.75,
+    )

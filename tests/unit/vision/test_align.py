@@ -8,9 +8,13 @@ import pytest
 
 from sputnik_edge.vision.align import (
     ARCFACE_TEMPLATE,
+    BLAZEFACE_TEMPLATE,
     align_face,
     ensure_bgr,
+    five_points_from_blazeface,
+    keypoints_in_template,
     similarity_transform,
+    symmetric_template,
     transform_points,
 )
 from sputnik_edge.vision.detector import YuNetDetector
@@ -101,3 +105,52 @@ def test_ensure_bgr_conversions() -> None:
     assert ensure_bgr(bgra).shape == (4, 5, 3)
     with pytest.raises(ValueError, match="shape"):
         ensure_bgr(np.zeros((4, 5, 2), np.uint8))
+
+
+# ---- BlazeFace keypoints -> 5 points ------------------------------------------------------------------
+
+
+def test_blazeface_template_face_maps_onto_the_arcface_template() -> None:
+    kps = np.vstack([BLAZEFACE_TEMPLATE, [[10.0, 60.0], [100.0, 60.0]]])  # + ear tragions, ignored
+    assert np.allclose(five_points_from_blazeface(kps), ARCFACE_TEMPLATE, atol=1e-9)
+
+
+def test_blazeface_points_follow_a_similarity_and_keep_pose_cues() -> None:
+    angle, scale, shift = np.deg2rad(17.0), 2.3, np.array([140.0, -35.0])
+    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = BLAZEFACE_TEMPLATE @ rot.T + shift
+    five = five_points_from_blazeface(moved)
+    assert np.allclose(five, ARCFACE_TEMPLATE @ rot.T + shift, atol=1e-9)
+    # Aligning those points undoes the similarity: the face lands on the template.
+    assert _fit_error(five) < 1e-9
+    # A nose pushed sideways (a turned head) stays pushed sideways, so the pose gate can see it.
+    turned = BLAZEFACE_TEMPLATE.copy()
+    turned[2, 0] += 8.0
+    out = five_points_from_blazeface(turned)
+    assert out[2, 0] - ARCFACE_TEMPLATE[2, 0] > 5.0
+    # Mouth corners straddle BlazeFace's mouth centre along the eye line.
+    mouth = BLAZEFACE_TEMPLATE[3]
+    assert out[3, 0] < mouth[0] < out[4, 0]
+    assert abs(out[3, 1] - out[4, 1]) < 1.5  # the shifted nose tilts the fit a little
+
+
+def test_blazeface_needs_four_points() -> None:
+    with pytest.raises(ValueError, match="at least 4"):
+        five_points_from_blazeface(np.zeros((3, 2)))
+
+
+def test_keypoints_in_template_and_symmetric_median() -> None:
+    m = np.array([[1.5, -0.3, 20.0], [0.3, 1.5, 7.0]])
+    landmarks = transform_points(ARCFACE_TEMPLATE, np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2])
+    # A detector agreeing with YuNet on the eyes and nose lands on the template's eyes and nose.
+    assert np.allclose(keypoints_in_template(landmarks, landmarks[:3]), ARCFACE_TEMPLATE[:3], atol=1e-9)
+    samples = np.array([[[37, 55], [73, 56], [57, 75], [55, 93]], [[39, 54], [75, 55], [55, 76], [57, 94]]])
+    tpl = symmetric_template(samples.astype(float))
+    centre = ARCFACE_TEMPLATE[:2, 0].mean()
+    assert tpl[0, 1] == tpl[1, 1] == pytest.approx(55.0)
+    assert tpl[0, 0] + tpl[1, 0] == pytest.approx(2 * centre)
+    assert tpl[1, 0] - tpl[0, 0] == pytest.approx(36.0)
+    assert tpl[2, 0] == tpl[3, 0] == pytest.approx(centre)
+    assert (tpl[2, 1], tpl[3, 1]) == (pytest.approx(75.5), pytest.approx(93.5))
+    with pytest.raises(ValueError, match="samples"):
+        symmetric_template(np.zeros((0, 4, 2)))

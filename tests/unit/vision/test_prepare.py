@@ -11,7 +11,14 @@ import pytest
 from sputnik_edge.vision.align import align_face
 from sputnik_edge.vision.detector import YuNetDetector
 from sputnik_edge.vision.models import load_manifest
-from sputnik_edge.vision.prepare import main, prepare_models, run_original
+from sputnik_edge.vision.prepare import (
+    BLAZEFACE,
+    PrepareError,
+    main,
+    prepare_models,
+    read_blazeface,
+    run_original,
+)
 
 pytest.importorskip("onnx")
 
@@ -89,7 +96,12 @@ def test_prepared_models_have_no_quantisation_or_dangling_inputs(yunet_path: Pat
 
 def test_prepare_is_reproducible(tmp_path: Path, models_dir: Path) -> None:
     written = prepare_models(tmp_path)
-    assert sorted(p.name for p in written) == ["MANIFEST", "sface.onnx", "yunet.onnx"]
+    assert sorted(p.name for p in written) == [
+        "MANIFEST",
+        "blazeface_full.tflite",
+        "sface.onnx",
+        "yunet.onnx",
+    ]
     ours = load_manifest(tmp_path)
     committed = load_manifest(models_dir)
     assert {k: v.sha256 for k, v in ours.items()} == {k: v.sha256 for k, v in committed.items()}
@@ -101,3 +113,46 @@ def test_main_reports_bad_source(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["--out", str(tmp_path / "out"), "--source", str(tmp_path)]) == 2
     assert "lacks model file" in capsys.readouterr().err
     assert not (tmp_path / "out" / "MANIFEST").exists()
+
+
+# ---- BlazeFace: copied verbatim from a mediapipe 0.10 wheel, pinned by sha256 ------------------------
+
+
+def _fake_wheel(path: Path, model: bytes, version: str = "0.10.14") -> Path:
+    """A wheel laid out like mediapipe 0.10's (the real one is 35 MB and not needed offline)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"mediapipe-{version}.dist-info/METADATA", f"Name: mediapipe\nVersion: {version}\n")
+        zf.writestr(f"mediapipe/modules/face_detection/{BLAZEFACE.source_file}", model)
+        zf.writestr("mediapipe/modules/face_detection/face_detection_short_range.tflite", b"other")
+    return path
+
+
+def test_blazeface_from_wheel_is_copied_verbatim(tmp_path: Path, models_dir: Path) -> None:
+    shipped = (models_dir / BLAZEFACE.out_file).read_bytes()
+    wheel = _fake_wheel(tmp_path / "mediapipe-0.10.14-cp311-none-any.whl", shipped)
+    assert read_blazeface(wheel) == shipped
+    out = tmp_path / "out"
+    prepare_models(out, blazeface_source=wheel)
+    assert (out / BLAZEFACE.out_file).read_bytes() == shipped
+    spec = load_manifest(out)["blazeface"]
+    assert spec.sha256 == spec.source_sha256 == BLAZEFACE.source_sha256
+    assert (spec.source_package, spec.licence, spec.input_size) == ("mediapipe", "Apache-2.0", (192, 192))
+    assert (models_dir / spec.licence_file).is_file()
+
+
+def test_blazeface_with_other_bytes_or_missing_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheel = _fake_wheel(tmp_path / "tampered.whl", b"not the pinned model")
+    with pytest.raises(PrepareError, match=BLAZEFACE.source_sha256):
+        read_blazeface(wheel)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(PrepareError, match=r"lacks face_detection_full_range_sparse\.tflite"):
+        read_blazeface(empty)
+    out = tmp_path / "out"
+    assert main(["--out", str(out), "--blazeface-source", str(wheel)]) == 2
+    assert "expected" in capsys.readouterr().err
+    assert not (out / "MANIFEST").exists()
