@@ -4,16 +4,16 @@ Installed with the ``mediapipe`` extra. The model is the ``face_detection_full_r
 that mediapipe 0.10 wheels ship, copied verbatim into ``models/`` by the prepare step and checked
 against the manifest's sha256 like every other model; nothing is fetched at run time.
 
-BlazeFace gives six keypoints (eyes, nose tip, mouth centre, ear tragions) and no mouth corners, so
-the corners the 5-point alignment needs are placed from the mouth centre along the eye axis
-(:func:`sputnik_edge.vision.align.five_points_from_blazeface`).
+BlazeFace gives six keypoints (eyes, nose tip, mouth centre, ear tragions) and no mouth corners;
+:func:`sputnik_edge.vision.align.five_points_from_blazeface` turns them into the 5 points the
+aligner expects.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -28,6 +28,7 @@ import numpy.typing as npt
 import structlog
 
 from sputnik_edge.vision.align import AnyImage, ensure_bgr, five_points_from_blazeface
+from sputnik_edge.vision.models import ModelError
 from sputnik_edge.vision.types import Detection
 
 log = structlog.get_logger(__name__)
@@ -36,10 +37,17 @@ MEDIAPIPE_HINT = "pip install 'sputnik-edge[mediapipe]'"
 # Candidates below this never reach Python; eval's second-chance pass asks for 0.3.
 _FLOOR = 0.3
 _MIN_SIDE = 10
+# What LiteRT, TFLite and glog print: "INFO: [file.cc:12] ...", "WARNING: ...", "W0000 00:00:...".
+_NATIVE_LINE = re.compile(r"^(?:(?:INFO|WARNING|ERROR|VERBOSE): |[IWEF]\d{4} )")
+# One redirect of fd 2 at a time: a second one would save the first's temp file as "the" stderr.
+_STDERR_LOCK = threading.RLock()
+_STDERR_FD = 2
+
+KeypointFace = tuple[float, tuple[float, float, float, float], npt.NDArray[np.float64]]
 
 
-class MediapipeMissingError(ImportError):
-    """recognition.detector = "blazeface" without the mediapipe extra installed."""
+class DetectorUnavailableError(ModelError):
+    """The BlazeFace detector cannot be built: mediapipe missing or broken, or the graph refused."""
 
 
 def mediapipe_available() -> bool:
@@ -54,46 +62,82 @@ def _native_stderr_to_log() -> Iterator[None]:
 
     Technicians' log shippers expect one JSON object per line; these banners are plain text.
     Only model creation, the first call and close print anything, so only those are wrapped.
-    Our own JSON lines written meanwhile by other threads are passed through unchanged.
+    Lines that are not such banners (another thread's log line, a traceback) are written back
+    to stderr unchanged; the banners become ``mediapipe_native`` debug events, also when the
+    wrapped call fails (they usually say why).
     """
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), fd)
+    with _STDERR_LOCK:
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            sys.stderr.flush()
         try:
+            saved = os.dup(_STDERR_FD)
+        except OSError:  # no fd 2 at all (closed by a service manager): nothing to capture
             yield
-        finally:
-            with contextlib.suppress(Exception):
-                sys.stderr.flush()
-            os.dup2(saved, fd)
-            os.close(saved)
-            sink.seek(0)
-            captured = sink.read().decode("utf-8", "replace")
+            return
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), _STDERR_FD)
+            try:
+                yield
+            finally:
+                with contextlib.suppress(Exception):
+                    sys.stderr.flush()
+                os.dup2(saved, _STDERR_FD)
+                os.close(saved)
+                sink.seek(0)
+                _replay(sink.read().decode("utf-8", "replace"))
+
+
+def _replay(captured: str) -> None:
+    passthrough = []
     for line in captured.splitlines():
         text = line.strip()
         if not text:
             continue
-        if text.startswith("{"):
-            with contextlib.suppress(ValueError):
-                json.loads(text)
-                sys.stderr.write(line + "\n")
-                continue
-        log.debug("mediapipe_native", line=text)
+        if _NATIVE_LINE.match(text):
+            log.debug("mediapipe_native", line=text)
+        else:
+            passthrough.append(line)
+    if passthrough:
+        with contextlib.suppress(Exception):
+            sys.stderr.write("\n".join(passthrough) + "\n")
+            sys.stderr.flush()
 
 
-def _close_task(task: Any) -> None:
-    with _native_stderr_to_log():
-        task.close()
+class _Task:
+    """The mediapipe task with the lock that serialises calls and the close that ends them.
+
+    Kept apart from the detector so the exit hook and the weakref finalizer can close it
+    without keeping the detector alive.
+    """
+
+    def __init__(self, task: Any) -> None:
+        self.task = task
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def detect(self, frame: Any) -> Any:
+        with self.lock:
+            if self.closed:
+                raise RuntimeError("the BlazeFace detector is closed")
+            return self.task.detect(frame)
+
+    def close(self) -> None:
+        # Under the lock, so a detect in flight finishes before the graph is freed.
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            with _native_stderr_to_log():
+                self.task.close()
 
 
 class BlazeFaceDetector:
     """Same contract as :class:`~sputnik_edge.vision.detector.YuNetDetector`: faces sorted by
-    score with boxes, 5 landmarks (two of them derived) and scores in input pixel coordinates."""
+    score with boxes, 5 landmarks (mouth corners derived) and scores in input pixel coordinates.
+
+    BlazeFace letterboxes every frame into its 192x192 input itself, so YuNet's
+    ``detect_max_side`` and onnxruntime's ``threads`` do not apply.
+    """
 
     def __init__(
         self,
@@ -113,8 +157,8 @@ class BlazeFaceDetector:
             import mediapipe as mp
             from mediapipe.tasks.python import BaseOptions, vision
         except ImportError as exc:
-            raise MediapipeMissingError(
-                "recognition.detector = 'blazeface' needs mediapipe, which is not installed: "
+            raise DetectorUnavailableError(
+                f"recognition.detector = 'blazeface' needs mediapipe, which cannot be imported ({exc}): "
                 + MEDIAPIPE_HINT
             ) from exc
         self.score_threshold = score_threshold
@@ -126,13 +170,16 @@ class BlazeFaceDetector:
             min_detection_confidence=min(score_threshold, _FLOOR),
             min_suppression_threshold=nms_threshold,
         )
-        # The task keeps per-call state in its graph; the camera threads and the gateway share it.
-        self._lock = threading.Lock()
         with _native_stderr_to_log():
-            self._task = vision.FaceDetector.create_from_options(options)
+            try:
+                self._task = _Task(vision.FaceDetector.create_from_options(options))
+            except (RuntimeError, ValueError, OSError) as exc:
+                raise DetectorUnavailableError(
+                    f"mediapipe refused BlazeFace model {self.model_path}: {exc}"
+                ) from exc
             # Warm up (first-call allocations, and the one-time banner this prints).
             self.detect(np.zeros((360, 640, 3), dtype=np.uint8))
-        self._finalizer = weakref.finalize(self, _close_task, self._task)
+        self._finalizer = weakref.finalize(self, self._task.close)
         # mediapipe runs every C call on a ThreadPoolExecutor, and those are shut down when
         # threading winds down, before atexit and weakref finalizers run; closing any later
         # prints a traceback. threading's own exit hooks run in reverse order, so this one runs
@@ -145,6 +192,7 @@ class BlazeFaceDetector:
         log.info("detector_ready", model=self.model_path.name, backend="blazeface")
 
     def close(self) -> None:
+        """Free the mediapipe graph; later calls raise RuntimeError. Idempotent."""
         self._finalizer()
 
     def detect(self, image_bgr: AnyImage, score_threshold: float | None = None) -> list[Detection]:
@@ -154,9 +202,7 @@ class BlazeFaceDetector:
             for score, bbox, kps in self.keypoints(image_bgr, score_threshold)
         ]
 
-    def keypoints(
-        self, image_bgr: AnyImage, score_threshold: float | None = None
-    ) -> list[tuple[float, tuple[float, float, float, float], npt.NDArray[np.float64]]]:
+    def keypoints(self, image_bgr: AnyImage, score_threshold: float | None = None) -> list[KeypointFace]:
         """BlazeFace's own output, best first: (score, (x1, y1, x2, y2), (6, 2) keypoints in pixels:
         right eye, left eye, nose tip, mouth centre, right ear tragion, left ear tragion)."""
         threshold = self.score_threshold if score_threshold is None else score_threshold
@@ -165,10 +211,8 @@ class BlazeFaceDetector:
         if min(h, w) < _MIN_SIDE:
             return []
         rgb = np.ascontiguousarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-        frame = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
-        with self._lock:
-            result = self._task.detect(frame)
-        out = []
+        result = self._task.detect(self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb))
+        out: list[KeypointFace] = []
         for det in result.detections:
             score = float(det.categories[0].score) if det.categories else 0.0
             kps = det.keypoints or []

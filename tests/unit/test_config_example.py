@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,8 @@ from tests.conftest import REPO_ROOT
 
 EXAMPLE = REPO_ROOT / "config.example.toml"
 OPTIONAL = {("recognition", "models_dir"), ("http", "static_path")}  # shown commented out (None)
+# Defaults that depend on recognition.detector: shown commented out with YuNet's value.
+BY_DETECTOR = {("recognition", "det_score_threshold"), ("recognition", "quality_min_det_score")}
 
 
 def test_example_loads_and_passes_validation() -> None:
@@ -20,7 +24,8 @@ def test_example_loads_and_passes_validation() -> None:
 
 def test_example_lists_every_key_with_its_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
-    data = tomllib.loads(EXAMPLE.read_text())
+    text = EXAMPLE.read_text()
+    data = tomllib.loads(text)
     defaults = Settings().model_dump(mode="json")
     for section, fields in defaults.items():
         if section == "cameras":
@@ -29,6 +34,10 @@ def test_example_lists_every_key_with_its_default(monkeypatch: pytest.MonkeyPatc
         for key, value in fields.items():
             if (section, key) in OPTIONAL:
                 assert key not in documented
+                continue
+            if (section, key) in BY_DETECTOR:
+                assert key not in documented
+                assert re.search(rf"^# {key} = {value}\b", text, re.M), f"{section}.{key} not shown"
                 continue
             assert key in documented, f"{section}.{key} missing from config.example.toml"
             if key == "database_url":
@@ -44,3 +53,21 @@ def test_example_lists_every_key_with_its_default(monkeypatch: pytest.MonkeyPatc
         assert key in camera, f"cameras.{key} missing"
         if not field.is_required():
             assert camera[key] == field.default, f"cameras.{key}"
+
+
+def test_example_switched_to_blazeface_gets_its_score_floors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copying the example and changing only the detector must not keep YuNet's floors."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: object() if name == "mediapipe" else real(name, *a)
+    )
+    text = EXAMPLE.read_text().replace('detector = "yunet"', 'detector = "blazeface"', 1)
+    assert 'detector = "blazeface"' in text
+    copy = tmp_path / "config.toml"
+    copy.write_text(text)
+    rec = load_config(copy).recognition
+    assert (rec.detector, rec.det_score_threshold, rec.quality_min_det_score) == ("blazeface", 0.5, 0.75)

@@ -236,3 +236,53 @@ def test_console_output_is_json_lines_without_native_noise(tmp_path: Path, faces
     # The banners are there, as debug events, not as raw text.
     assert any(e["event"] == "mediapipe_native" for e in events)
     assert "Traceback" not in proc.stderr
+
+
+def test_yunet_enrolled_gallery_serves_a_blazeface_device(
+    tmp_path: Path,
+    face_labels: list[tuple[Path, str]],
+    faces_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Templates do not depend on the detector: enrol with YuNet (the default, e.g. centrally),
+    then identify on the same store with BlazeFace."""
+    cfg = _config(tmp_path)
+    yunet_cfg = tmp_path / "yunet.toml"
+    yunet_cfg.write_text(cfg.read_text().replace('detector = "blazeface"', 'detector = "yunet"'))
+    first: dict[str, Path] = {}
+    for path, identity in face_labels:
+        first.setdefault(identity, path)
+    for identity, photo in first.items():
+        argv = ["enroll", "--config", str(yunet_cfg), "-q", "--employee-id", identity, "--name", identity]
+        assert main([*argv, str(photo)]) == 0
+    capsys.readouterr()
+    probes = [(p, ident) for p, ident in face_labels if p != first[ident] and p.name not in PARTIAL_CROPS]
+    assert main(["identify", "--config", str(cfg), "-q", "--json", *(str(p) for p, _ in probes)]) == 0
+    results = json.loads(capsys.readouterr().out)
+    for (path, identity), res in zip(probes, results, strict=True):
+        decided = [(f["decision"], f["employee_id"]) for f in res["faces"]]
+        assert ("match", identity) in decided, f"{path.name}: {decided}"
+        assert all(e in (None, identity) for _, e in decided), f"{path.name}: {decided}"
+
+
+def test_close_ends_calls_and_is_idempotent(models_dir: Path) -> None:
+    from sputnik_edge.vision.blazeface import BlazeFaceDetector
+
+    det = BlazeFaceDetector(models_dir / "blazeface_full.tflite")
+    frame = np.zeros((120, 160, 3), np.uint8)
+    assert det.detect(frame) == []
+    det.close()
+    det.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        det.detect(frame)
+
+
+def test_refused_model_is_a_model_error(tmp_path: Path) -> None:
+    from sputnik_edge.vision.blazeface import BlazeFaceDetector, DetectorUnavailableError
+    from sputnik_edge.vision.models import ModelError
+
+    bogus = tmp_path / "not_a_model.tflite"
+    bogus.write_bytes(b"\x00" * 64)
+    with pytest.raises(DetectorUnavailableError, match=r"not_a_model\.tflite") as info:
+        BlazeFaceDetector(bogus)
+    assert isinstance(info.value, ModelError)  # the CLI turns those into exit 2
