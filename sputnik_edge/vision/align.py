@@ -83,7 +83,7 @@ def similarity_transform(src: npt.ArrayLike, dst: npt.ArrayLike) -> npt.NDArray[
 
 # Where BlazeFace's right eye, left eye, nose tip and mouth centre land, on average, on a face
 # aligned to ARCFACE_TEMPLATE by YuNet's landmarks (scripts/fit_blazeface_template.py: median over
-# the 23 single-face dev photos, YuNet score >= 0.8, mirrored about the template's centre line).
+# the 23 single-face dev photos (YuNet score >= 0.8), mirrored about the template's centre line).
 # BlazeFace puts eyes and nose ~3.5 px lower than YuNet does; aligning its points to this instead
 # of to the YuNet template raised calib-pair accuracy from 90.2 % to 92.8 % (held out: the fit
 # never saw those photos).
