@@ -474,9 +474,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--json", action="store_true")
 
-    p = add("eval", cmd_eval, "verification accuracy on a pairs CSV (path_a,path_b,same[,fold])")
-    p.add_argument("--pairs", required=True)
-    p.add_argument("--root", required=True, help="folder the CSV paths are relative to")
+    p = add(
+        "eval", cmd_eval, "verification accuracy on a pairs CSV (path_a,path_b,same[,fold]) or LFW pairs.txt"
+    )
+    p.add_argument("--pairs", required=True, help="pairs CSV, or LFW's pairs.txt (its sets are the folds)")
+    p.add_argument(
+        "--root", required=True, help="folder the pair paths are relative to (LFW: the lfw/ folder)"
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--plot", help="write a ROC + score histogram PNG here")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,12 +39,22 @@ class Pair:
     fold: int | None
 
 
+_LFW_HEADER = re.compile(r"^\s*(\d+)(?:\s+(\d+))?\s*$")
+
+
 def read_pairs(path: Path) -> list[Pair]:
+    """Pairs from a CSV (``path_a,path_b,same[,fold]``) or from LFW's own ``pairs.txt``."""
     try:
         fh = path.open(newline="")
     except FileNotFoundError:
         raise PairsFileError(f"pairs file not found: {path}") from None
+    except IsADirectoryError:
+        raise PairsFileError(f"pairs file is a directory: {path}") from None
     with fh:
+        first = fh.readline()
+        fh.seek(0)
+        if _LFW_HEADER.match(first):
+            return _read_lfw_pairs(path, fh.read().splitlines())
         reader = csv.DictReader(fh)
         cols = set(reader.fieldnames or [])
         missing = {"path_a", "path_b", "same"} - cols
@@ -62,6 +73,44 @@ def read_pairs(path: Path) -> list[Pair]:
             pairs.append(Pair(row["path_a"], row["path_b"], same in {"1", "true"}, fold_i))
     if not pairs:
         raise PairsFileError(f"{path}: no pairs")
+    return pairs
+
+
+def _read_lfw_pairs(path: Path, lines: list[str]) -> list[Pair]:
+    """LFW's ``pairs.txt`` (and ``pairsDevTrain/Test.txt``): a header ``SETS N`` (or just ``N``:
+    one set), then per set N lines ``name i j`` (same person) and N lines ``name i other j``.
+    Paths are ``name/name_000i.jpg`` under ``--root`` (the ``lfw/`` folder); the sets are the
+    ten folds of the protocol."""
+    header = _LFW_HEADER.match(lines[0])
+    if header is None:
+        raise PairsFileError(f"{path}:1: not an LFW pairs header: {lines[0]!r}")
+    sets, per = (int(header[1]), int(header[2])) if header[2] else (1, int(header[1]))
+    body = [(n, line) for n, line in enumerate(lines[1:], start=2) if line.strip()]
+    if sets < 1 or per < 1 or len(body) != sets * 2 * per:
+        raise PairsFileError(
+            f"{path}: LFW header says {sets} set(s) of {per} + {per} pairs, "
+            f"the file has {len(body)} pair lines"
+        )
+
+    def image(name: str, index: str, line: int) -> str:
+        if not index.isdigit() or int(index) < 1:
+            raise PairsFileError(f"{path}:{line}: image number must be a positive integer, got {index!r}")
+        return f"{name}/{name}_{int(index):04d}.jpg"
+
+    pairs = []
+    for i, (line_no, line) in enumerate(body):
+        fields = line.split()
+        fold = i // (2 * per)
+        if len(fields) == 3:
+            name, a, b = fields
+            pairs.append(Pair(image(name, a, line_no), image(name, b, line_no), True, fold))
+        elif len(fields) == 4:
+            name_a, a, name_b, b = fields
+            pairs.append(Pair(image(name_a, a, line_no), image(name_b, b, line_no), False, fold))
+        else:
+            raise PairsFileError(
+                f"{path}:{line_no}: expected 'name i j' or 'name i other j', got {len(fields)} field(s)"
+            )
     return pairs
 
 

@@ -14,6 +14,8 @@ import pytest
 from sputnik_edge.cli import main
 from sputnik_edge.config import RecognitionSection
 from sputnik_edge.eval import (
+    Pair,
+    PairsFileError,
     accuracy_at,
     best_threshold,
     evaluate_pairs,
@@ -257,3 +259,106 @@ def test_eval_cli_one_class_only_exits_2(
     p = write_pairs(tmp_path / "same.csv", only_same, ["path_a", "path_b", "same"])
     assert main(["eval", "-q", "--config", str(cfg), "--pairs", str(p), "--root", str(calib)]) == 2
     assert "different-person" in capsys.readouterr().err
+
+
+# ---- LFW's own pairs.txt ---------------------------------------------------------------------------
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_lfw_pairs_txt_paths_labels_and_folds(tmp_path: Path) -> None:
+    text = "\n".join(
+        [
+            "2\t2",
+            "Aaron_Peirsol\t1\t2",
+            "Aaron_Peirsol\t3\t4",
+            "AJ_Cook\t1\tMarsha_Thomason\t1",
+            "AJ_Lamas\t1\tZach_Safrin\t1",
+            "Abel_Pacheco\t1\t4",
+            "Akhmed_Zakayev\t1\t3",
+            "Abdel_Madi_Shabneh\t1\tDean_Barker\t1",
+            "Abdoulaye_Wade\t4\tJohn_Kerry\t12",
+        ]
+    )
+    pairs = read_pairs(write_text(tmp_path / "pairs.txt", text))
+    assert len(pairs) == 8
+    assert pairs[0] == Pair(
+        "Aaron_Peirsol/Aaron_Peirsol_0001.jpg", "Aaron_Peirsol/Aaron_Peirsol_0002.jpg", True, 0
+    )
+    assert pairs[2] == Pair("AJ_Cook/AJ_Cook_0001.jpg", "Marsha_Thomason/Marsha_Thomason_0001.jpg", False, 0)
+    assert pairs[7].path_b == "John_Kerry/John_Kerry_0012.jpg"
+    assert [p.same for p in pairs] == [True, True, False, False] * 2
+    assert [p.fold for p in pairs] == [0] * 4 + [1] * 4
+    # pairsDevTest.txt style: one number, one set.
+    one = read_pairs(write_text(tmp_path / "dev.txt", "1\nA_B\t1\t2\nA_B\t1\tC_D\t3\n"))
+    assert [(p.same, p.fold) for p in one] == [(True, 0), (False, 0)]
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("2\t1\nA\t1\t2\nA\t1\tB\t1\n", "2 set(s) of 1 + 1 pairs, the file has 2 pair lines"),
+        ("1\t1\nA\t1\t2\nA\t1\tB\t1\t2\n", ":3: expected 'name i j' or 'name i other j', got 5"),
+        ("1\t1\nA\t1\t2\nA\t1\tB\n", ":3: image number must be a positive integer, got 'B'"),
+        ("1\t1\nA\t1\tx\nA\t1\tB\t1\n", ":2: image number must be a positive integer, got 'x'"),
+        ("1\t1\nA\t0\t2\nA\t1\tB\t1\n", "got '0'"),
+    ],
+)
+def test_lfw_pairs_txt_errors_name_the_line(tmp_path: Path, text: str, needle: str) -> None:
+    path = write_text(tmp_path / "pairs.txt", text)
+    with pytest.raises(PairsFileError) as info:
+        read_pairs(path)
+    assert needle in str(info.value) and str(path) in str(info.value)
+
+
+def test_eval_on_an_lfw_layout_equals_the_csv_route(
+    calib: Path, cfg: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The calibration photos laid out like LFW (lfw/name/name_000i.jpg, pairs.txt in 10 sets):
+    the same scores as the CSV of the same pairs, with the sets as folds."""
+    per_set = 12
+    data = rows(calib)
+    same = [r for r in data if r["same"] == "1"][: 10 * per_set]
+    diff = [r for r in data if r["same"] == "0"][: 10 * per_set]
+    names: dict[str, tuple[str, int]] = {}
+    lfw = tmp_path / "lfw"
+    for rel in sorted({r[k] for r in same + diff for k in ("path_a", "path_b")}):
+        person = rel.rsplit("/", 1)[0].replace("/", "-")
+        index = 1 + sum(1 for n, _ in names.values() if n == person)
+        names[rel] = (person, index)
+        (lfw / person).mkdir(parents=True, exist_ok=True)
+        (lfw / person / f"{person}_{index:04d}.jpg").symlink_to(calib / rel)
+    lines, ordered = [f"10\t{per_set}"], []
+    for k in range(10):
+        for r in same[k * per_set : (k + 1) * per_set]:
+            (pa, ia), (_, ib) = names[r["path_a"]], names[r["path_b"]]
+            lines.append(f"{pa}\t{ia}\t{ib}")
+            ordered.append(r)
+        for r in diff[k * per_set : (k + 1) * per_set]:
+            (pa, ia), (pb, ib) = names[r["path_a"]], names[r["path_b"]]
+            lines.append(f"{pa}\t{ia}\t{pb}\t{ib}")
+            ordered.append(r)
+    pairs_txt = write_text(tmp_path / "pairs.txt", "\n".join(lines) + "\n")
+    for i, r in enumerate(ordered):
+        r["fold"] = str(i // (2 * per_set))
+    csv_path = write_pairs(tmp_path / "same.csv", ordered, ["path_a", "path_b", "same", "fold"])
+
+    base = ["eval", "-q", "--config", str(cfg), "--json"]
+    assert main([*base, "--pairs", str(pairs_txt), "--root", str(lfw)]) == 0
+    via_lfw = json.loads(capsys.readouterr().out)
+    assert main([*base, "--pairs", str(csv_path), "--root", str(calib)]) == 0
+    via_csv = json.loads(capsys.readouterr().out)
+    assert via_lfw["pairs"] == 20 * per_set and via_lfw["folds"] == 10 and via_lfw["folds_from"] == "column"
+    for key in (
+        "acc_10fold",
+        "acc_10fold_std",
+        "acc_best",
+        "threshold_best",
+        "no_detection",
+        "tar_at_far_1e-2",
+    ):
+        assert via_lfw[key] == via_csv[key], key
+    assert via_lfw["acc_10fold"] >= 0.9
