@@ -98,7 +98,7 @@ class RecognitionSection(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _detector_defaults(cls, data: Any) -> Any:
-        # BlazeFace scores clear faces 0.75-0.96 where YuNet gives 0.85-0.95 (dev photos), so its
+        # BlazeFace scores the dev faces 0.75-0.96 where YuNet gives 0.92-0.95, so its
         # score floors default lower; values set explicitly are kept.
         if isinstance(data, dict) and data.get("detector") == "blazeface":
             data = {**BLAZEFACE_SCORE_DEFAULTS, **data}

@@ -45,32 +45,38 @@ _LFW_HEADER = re.compile(r"^\s*(\d+)(?:\s+(\d+))?\s*$")
 def read_pairs(path: Path) -> list[Pair]:
     """Pairs from a CSV (``path_a,path_b,same[,fold]``) or from LFW's own ``pairs.txt``."""
     try:
-        fh = path.open(newline="")
+        # utf-8-sig: a byte-order mark (spreadsheet exports) would hide the header.
+        fh = path.open(newline="", encoding="utf-8-sig")
     except FileNotFoundError:
         raise PairsFileError(f"pairs file not found: {path}") from None
     except IsADirectoryError:
         raise PairsFileError(f"pairs file is a directory: {path}") from None
-    with fh:
-        first = fh.readline()
-        fh.seek(0)
-        if _LFW_HEADER.match(first):
-            return _read_lfw_pairs(path, fh.read().splitlines())
-        reader = csv.DictReader(fh)
-        cols = set(reader.fieldnames or [])
-        missing = {"path_a", "path_b", "same"} - cols
-        if missing:
-            raise PairsFileError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-        pairs = []
-        for line, row in enumerate(reader, start=2):
-            same = row["same"].strip().lower()
-            if same not in {"0", "1", "true", "false"}:
-                raise PairsFileError(f"{path}:{line}: column same must be 0 or 1, got {row['same']!r}")
-            fold = row.get("fold")
-            try:
-                fold_i = int(fold) if fold not in (None, "") else None
-            except ValueError:
-                raise PairsFileError(f"{path}:{line}: column fold must be an integer, got {fold!r}") from None
-            pairs.append(Pair(row["path_a"], row["path_b"], same in {"1", "true"}, fold_i))
+    try:
+        with fh:
+            first = fh.readline()
+            fh.seek(0)
+            if _LFW_HEADER.match(first):
+                return _read_lfw_pairs(path, fh.read().splitlines())
+            reader = csv.DictReader(fh)
+            cols = set(reader.fieldnames or [])
+            missing = {"path_a", "path_b", "same"} - cols
+            if missing:
+                raise PairsFileError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+            pairs = []
+            for line, row in enumerate(reader, start=2):
+                same = row["same"].strip().lower()
+                if same not in {"0", "1", "true", "false"}:
+                    raise PairsFileError(f"{path}:{line}: column same must be 0 or 1, got {row['same']!r}")
+                fold = row.get("fold")
+                try:
+                    fold_i = int(fold) if fold not in (None, "") else None
+                except ValueError:
+                    raise PairsFileError(
+                        f"{path}:{line}: column fold must be an integer, got {fold!r}"
+                    ) from None
+                pairs.append(Pair(row["path_a"], row["path_b"], same in {"1", "true"}, fold_i))
+    except UnicodeDecodeError as exc:
+        raise PairsFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if not pairs:
         raise PairsFileError(f"{path}: no pairs")
     return pairs

@@ -362,3 +362,13 @@ def test_eval_on_an_lfw_layout_equals_the_csv_route(
     ):
         assert via_lfw[key] == via_csv[key], key
     assert via_lfw["acc_10fold"] >= 0.9
+
+
+def test_pairs_file_with_bom_or_not_utf8(tmp_path: Path) -> None:
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes(b"\xef\xbb\xbf1\t1\nA\t1\t2\nA\t1\tB\t1\n")
+    assert [p.same for p in read_pairs(bom)] == [True, False]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"path_a,path_b,same\nJos\xe9/1.jpg,Jos\xe9/2.jpg,1\n")
+    with pytest.raises(PairsFileError, match="not UTF-8"):
+        read_pairs(latin)
