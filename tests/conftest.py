@@ -48,6 +48,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def clear_config_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No configuration from the developer's shell leaks into a test: SPUTNIK_* (but the face data
+    path), the flat aliases and systemd's credentials directory are removed."""
+    from sputnik_edge.config import FLAT_ALIASES
+
+    for name in list(os.environ):
+        if name.upper().startswith("SPUTNIK_") and name.upper() != "SPUTNIK_FACES_DIR":
+            monkeypatch.delenv(name)
+    for name in (*FLAT_ALIASES, "CREDENTIALS_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def pretend_mediapipe(monkeypatch: pytest.MonkeyPatch, installed: bool) -> None:
+    """Make the config's install check see mediapipe as present or absent, whatever this venv has
+    (the check is what is under test, not mediapipe)."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    stand_in = object() if installed else None
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: stand_in if name == "mediapipe" else real(name, *a)
+    )
+
+
 @pytest.fixture(scope="session")
 def faces_dir() -> Path:
     path = _faces_dir()

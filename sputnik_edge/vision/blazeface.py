@@ -28,6 +28,7 @@ import numpy.typing as npt
 import structlog
 
 from sputnik_edge.vision.align import AnyImage, ensure_bgr, five_points_from_blazeface
+from sputnik_edge.vision.detector import check_thresholds
 from sputnik_edge.vision.models import ModelError
 from sputnik_edge.vision.types import Detection
 
@@ -146,10 +147,7 @@ class BlazeFaceDetector:
         score_threshold: float = 0.6,
         nms_threshold: float = 0.3,
     ) -> None:
-        if not 0.0 <= score_threshold <= 1.0:
-            raise ValueError(f"score_threshold must be in [0, 1], got {score_threshold}")
-        if not 0.0 < nms_threshold <= 1.0:
-            raise ValueError(f"nms_threshold must be in (0, 1], got {nms_threshold}")
+        check_thresholds(score_threshold, nms_threshold)
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
             raise FileNotFoundError(f"BlazeFace model {self.model_path} not found")

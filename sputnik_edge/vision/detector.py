@@ -31,6 +31,14 @@ class FaceDetector(Protocol):
     def detect(self, image_bgr: AnyImage, score_threshold: float | None = None) -> list[Detection]: ...
 
 
+def check_thresholds(score_threshold: float, nms_threshold: float) -> None:
+    """The score and NMS bounds every detector shares; ValueError naming the bad one."""
+    if not 0.0 <= score_threshold <= 1.0:
+        raise ValueError(f"score_threshold must be in [0, 1], got {score_threshold}")
+    if not 0.0 < nms_threshold <= 1.0:
+        raise ValueError(f"nms_threshold must be in (0, 1], got {nms_threshold}")
+
+
 class YuNetDetector:
     """Faces with boxes, 5 landmarks and scores, in the input image's pixel coordinates."""
 
@@ -44,10 +52,7 @@ class YuNetDetector:
         max_side: int = 640,
         threads: int = 0,
     ) -> None:
-        if not 0.0 <= score_threshold <= 1.0:
-            raise ValueError(f"score_threshold must be in [0, 1], got {score_threshold}")
-        if not 0.0 < nms_threshold <= 1.0:
-            raise ValueError(f"nms_threshold must be in (0, 1], got {nms_threshold}")
+        check_thresholds(score_threshold, nms_threshold)
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
         if max_side < 0 or (0 < max_side < _DIVISOR):

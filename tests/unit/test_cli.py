@@ -24,11 +24,11 @@ from PIL import Image
 
 from sputnik_edge.attendance.types import AttendanceEvent
 from sputnik_edge.cli import main
-from sputnik_edge.config import FLAT_ALIASES, load_config
+from sputnik_edge.config import load_config
 from sputnik_edge.recognition.recognizer import Recognizer
 from sputnik_edge.store.local import LocalStore
 from sputnik_edge.store.snapshots import save_snapshot
-from tests.conftest import require
+from tests.conftest import clear_config_env, require
 
 MATCH_THRESHOLD = 0.55  # the contract default; the test configs do not change it
 FACE_KEYS = {
@@ -74,11 +74,7 @@ def shared_recognizer(models_dir: Path) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("SPUTNIK_") and name.upper() != "SPUTNIK_FACES_DIR":
-            monkeypatch.delenv(name)
-    for name in (*FLAT_ALIASES, "CREDENTIALS_DIRECTORY"):
-        monkeypatch.delenv(name, raising=False)
+    clear_config_env(monkeypatch)
 
 
 def make_config(folder: Path) -> Path:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from sputnik_edge.cli import main
-from sputnik_edge.config import FLAT_ALIASES, ConfigError, load_config
+from sputnik_edge.config import ConfigError, load_config
+from tests.conftest import clear_config_env, pretend_mediapipe
 
 SECRET_PASSWORD = "s3cr3t-Pa55"
 SECRET_TOKEN = "tok-0123456789abcdef"
@@ -21,11 +22,7 @@ SECRET_TOKEN = "tok-0123456789abcdef"
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No configuration from the developer's shell leaks into a test."""
-    for name in list(os.environ):
-        if name.upper().startswith("SPUTNIK_") and name.upper() != "SPUTNIK_FACES_DIR":
-            monkeypatch.delenv(name)
-    for name in (*FLAT_ALIASES, "CREDENTIALS_DIRECTORY"):
-        monkeypatch.delenv(name, raising=False)
+    clear_config_env(monkeypatch)
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
 
 
@@ -305,12 +302,7 @@ def test_unknown_detector_names_key_and_choices(tmp_path: Path) -> None:
 
 def test_blazeface_without_mediapipe_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Whether or not this venv has mediapipe: the check must speak up when it is absent.
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "mediapipe" else real(name, *a)
-    )
+    pretend_mediapipe(monkeypatch, installed=False)
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path / "c.toml", '[recognition]\ndetector = "blazeface"\n'))
     message = str(info.value)
@@ -322,12 +314,7 @@ def test_blazeface_without_mediapipe_names_the_extra(tmp_path: Path, monkeypatch
 def test_blazeface_score_defaults_and_explicit_values_win(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: object() if name == "mediapipe" else real(name, *a)
-    )
+    pretend_mediapipe(monkeypatch, installed=True)
     yunet = load_config(write(tmp_path / "y.toml", "")).recognition
     assert (yunet.detector, yunet.det_score_threshold, yunet.quality_min_det_score) == ("yunet", 0.6, 0.8)
     blaze = load_config(write(tmp_path / "b.toml", '[recognition]\ndetector = "blazeface"\n')).recognition

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sputnik_edge.config import CameraSection, Settings, load_config
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, pretend_mediapipe
 
 EXAMPLE = REPO_ROOT / "config.example.toml"
 OPTIONAL = {("recognition", "models_dir"), ("http", "static_path")}  # shown commented out (None)
@@ -59,12 +59,7 @@ def test_example_switched_to_blazeface_gets_its_score_floors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Copying the example and changing only the detector must not keep YuNet's floors."""
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: object() if name == "mediapipe" else real(name, *a)
-    )
+    pretend_mediapipe(monkeypatch, installed=True)
     text = EXAMPLE.read_text().replace('detector = "yunet"', 'detector = "blazeface"', 1)
     assert 'detector = "blazeface"' in text
     copy = tmp_path / "config.toml"

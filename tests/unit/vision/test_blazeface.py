@@ -18,12 +18,14 @@ import numpy as np
 import pytest
 
 from sputnik_edge.cli import main
-from sputnik_edge.config import FLAT_ALIASES, RecognitionSection
+from sputnik_edge.config import RecognitionSection
 from sputnik_edge.eval import evaluate_pairs, read_pairs
 from sputnik_edge.recognition.recognizer import Recognizer
 from sputnik_edge.vision.align import align_face
 from sputnik_edge.vision.detector import YuNetDetector
 from sputnik_edge.vision.embedder import SFaceEmbedder
+from tests.conftest import clear_config_env
+from tests.support.daemon import first_photo_per_person
 from tests.unit.vision.conftest import PARTIAL_CROPS
 
 pytestmark = pytest.mark.mediapipe
@@ -38,11 +40,7 @@ def blazeface(models_dir: Path):  # -> BlazeFaceDetector (imported lazily: media
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("SPUTNIK_") and name.upper() != "SPUTNIK_FACES_DIR":
-            monkeypatch.delenv(name)
-    for name in FLAT_ALIASES:
-        monkeypatch.delenv(name, raising=False)
+    clear_config_env(monkeypatch)
 
 
 def _iod(landmarks: np.ndarray) -> float:
@@ -150,9 +148,7 @@ def test_enrol_and_identify_the_dev_set_with_blazeface(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     cfg = _config(tmp_path)
-    first: dict[str, Path] = {}
-    for path, identity in face_labels:
-        first.setdefault(identity, path)
+    first = first_photo_per_person(faces_dir)
     for identity, photo in first.items():
         assert (
             main(
@@ -249,9 +245,7 @@ def test_yunet_enrolled_gallery_serves_a_blazeface_device(
     cfg = _config(tmp_path)
     yunet_cfg = tmp_path / "yunet.toml"
     yunet_cfg.write_text(cfg.read_text().replace('detector = "blazeface"', 'detector = "yunet"'))
-    first: dict[str, Path] = {}
-    for path, identity in face_labels:
-        first.setdefault(identity, path)
+    first = first_photo_per_person(faces_dir)
     for identity, photo in first.items():
         argv = ["enroll", "--config", str(yunet_cfg), "-q", "--employee-id", identity, "--name", identity]
         assert main([*argv, str(photo)]) == 0
