@@ -40,7 +40,7 @@ from sputnik_edge.redaction import redact_url
 from sputnik_edge.vision.imageio import ImageError, decode_image
 
 if TYPE_CHECKING:
-    from sputnik_edge.app import EdgeApp
+    from sputnik_edge.daemon.app import EdgeApp
 
 log = structlog.get_logger(__name__)
 

@@ -74,9 +74,7 @@ def test_check_reports_role_failure(central_url: str) -> None:
     assert "does not exist" in check_message(url.render_as_string(hide_password=False))
 
 
-def test_check_reports_outdated_and_unknown_schema(
-    central_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_check_reports_outdated_and_unknown_schema(central_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import sputnik_edge.central.store as store_mod
 
     monkeypatch.setattr(store_mod, "head_revision", lambda: "0002")
@@ -163,8 +161,13 @@ def test_connection_killed_mid_transaction_is_retried(central_url: str, admin: C
 def test_heartbeat_upserts_device_and_measures_offset(central_store: CentralStore) -> None:
     offset = central_store.heartbeat(
         DeviceHeartbeat(
-            device_id="door-1", name="Front door", location="Lobby", software_version="0.1.0",
-            model_id="sface", gallery_seq=7, outbox_backlog=3,
+            device_id="door-1",
+            name="Front door",
+            location="Lobby",
+            software_version="0.1.0",
+            model_id="sface",
+            gallery_seq=7,
+            outbox_backlog=3,
         )
     )
     # Same host, same clock: the measured offset is the measurement error, well under a second.
@@ -172,7 +175,11 @@ def test_heartbeat_upserts_device_and_measures_offset(central_store: CentralStor
     with central_store.engine.connect() as conn:
         row = conn.execute(select(devices)).one()
     assert (row.device_id, row.name, row.location, row.software_version, row.model_id) == (
-        "door-1", "Front door", "Lobby", "0.1.0", "sface"
+        "door-1",
+        "Front door",
+        "Lobby",
+        "0.1.0",
+        "sface",
     )
     assert (row.gallery_seq, row.outbox_backlog) == (7, 3)
     assert row.clock_offset_ms == pytest.approx(offset)

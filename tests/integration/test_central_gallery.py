@@ -73,10 +73,10 @@ def test_incremental_pull_sees_each_kind_of_change(central_store: CentralStore) 
     assert len(base.employees) == 3
     tpl_of = {t.employee_id: t.template_id for t in base.templates}
 
-    central_store.upsert_employee("d", "New Person")                # new employee
-    assert central_store.deactivate_employee("a") is True           # deactivation
-    assert central_store.delete_template(tpl_of["b"]) is True       # soft-deleted template
-    assert central_store.delete_employee("c") is True               # erasure
+    central_store.upsert_employee("d", "New Person")  # new employee
+    assert central_store.deactivate_employee("a") is True  # deactivation
+    assert central_store.delete_template(tpl_of["b"]) is True  # soft-deleted template
+    assert central_store.delete_employee("c") is True  # erasure
     new_tpl = central_store.add_templates("d", MODEL, vecs[3:], [0.8])
 
     delta = central_store.pull_gallery(MODEL, base.max_seq)

@@ -19,8 +19,12 @@ T0 = datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
 
 
 def make_events(
-    n: int, device_id: str = "door-1", employee_id: str | None = "e1", kind: EventKind = "check_in",
-    start: datetime = T0, first_seq: int = 0,
+    n: int,
+    device_id: str = "door-1",
+    employee_id: str | None = "e1",
+    kind: EventKind = "check_in",
+    start: datetime = T0,
+    first_seq: int = 0,
 ) -> list[AttendanceEvent]:
     return [
         AttendanceEvent(
@@ -61,8 +65,15 @@ def test_duplicates_within_one_batch_count_once(central_store: CentralStore) -> 
 def test_push_stores_every_field_and_device_seq(central_store: CentralStore) -> None:
     events = make_events(3, device_id="door-7", first_seq=100)
     naive = AttendanceEvent(
-        event_id=str(uuid.uuid4()), device_id="door-7", camera_id="side", kind="unknown",
-        employee_id=None, name=None, similarity=None, captured_at=datetime(2024, 5, 6, 9, 0), seq=103,
+        event_id=str(uuid.uuid4()),
+        device_id="door-7",
+        camera_id="side",
+        kind="unknown",
+        employee_id=None,
+        name=None,
+        similarity=None,
+        captured_at=datetime(2024, 5, 6, 9, 0),
+        seq=103,
     )
     central_store.push_events([*events, naive])
     with central_store.engine.connect() as conn:
@@ -71,7 +82,10 @@ def test_push_stores_every_field_and_device_seq(central_store: CentralStore) -> 
     first = rows[0]
     assert first.event_id == events[0].event_id
     assert (first.device_id, first.camera_id, first.kind, first.employee_id) == (
-        "door-7", "entrance", "check_in", "e1"
+        "door-7",
+        "entrance",
+        "check_in",
+        "e1",
     )
     assert first.similarity == pytest.approx(0.75)
     assert first.captured_at == T0
@@ -86,14 +100,26 @@ def test_push_stores_every_field_and_device_seq(central_store: CentralStore) -> 
 def test_invalid_events_are_rejected_before_anything_is_written(central_store: CentralStore) -> None:
     good = make_events(2)
     bad_kind = AttendanceEvent(
-        event_id=str(uuid.uuid4()), device_id="d", camera_id="c", kind="teleport",  # type: ignore[arg-type]
-        employee_id=None, name=None, similarity=None, captured_at=T0,
+        event_id=str(uuid.uuid4()),
+        device_id="d",
+        camera_id="c",
+        kind="teleport",  # type: ignore[arg-type]
+        employee_id=None,
+        name=None,
+        similarity=None,
+        captured_at=T0,
     )
     with pytest.raises(ValueError, match="teleport"):
         central_store.push_events([*good, bad_kind])
     bad_id = AttendanceEvent(
-        event_id="not-a-uuid", device_id="d", camera_id="c", kind="pass",
-        employee_id=None, name=None, similarity=None, captured_at=T0,
+        event_id="not-a-uuid",
+        device_id="d",
+        camera_id="c",
+        kind="pass",
+        employee_id=None,
+        name=None,
+        similarity=None,
+        captured_at=T0,
     )
     with pytest.raises(ValueError, match="not-a-uuid"):
         central_store.push_events([*good, bad_id])

@@ -19,7 +19,13 @@ from sputnik_edge.central.store import CentralStore
 pytestmark = pytest.mark.integration
 
 TABLES = {
-    "employees", "face_templates", "face_photos", "devices", "attendance_events", "settings", "erasures"
+    "employees",
+    "face_templates",
+    "face_photos",
+    "devices",
+    "attendance_events",
+    "settings",
+    "erasures",
 }
 
 
@@ -132,17 +138,18 @@ def _event(employee_id: str, kind: EventKind, at: datetime) -> AttendanceEvent:
 def test_attendance_daily_uses_office_timezone(central_store: CentralStore) -> None:
     # Europe/Berlin is UTC+1 in January: 23:30 UTC on Jan 9 is 00:30 local on Jan 10.
     central_store.set_office_timezone("Europe/Berlin")
+
     def t(h: int, m: int, d: int = 10) -> datetime:
         return datetime(2024, 1, d, h, m, tzinfo=UTC)
 
     central_store.push_events(
         [
-            _event("e1", "check_in", t(23, 30, d=9)),   # local Jan 10 00:30: first in of Jan 10
-            _event("e1", "check_in", t(7, 0)),          # local 08:00
-            _event("e1", "check_out", t(16, 0)),        # local 17:00
-            _event("e1", "check_out", t(22, 45)),       # local 23:45 Jan 10: last out of Jan 10
-            _event("e1", "check_out", t(23, 15)),       # local 00:15 Jan 11: belongs to Jan 11
-            _event("e1", "check_in", t(22, 0, d=8)),    # local 23:00 Jan 8
+            _event("e1", "check_in", t(23, 30, d=9)),  # local Jan 10 00:30: first in of Jan 10
+            _event("e1", "check_in", t(7, 0)),  # local 08:00
+            _event("e1", "check_out", t(16, 0)),  # local 17:00
+            _event("e1", "check_out", t(22, 45)),  # local 23:45 Jan 10: last out of Jan 10
+            _event("e1", "check_out", t(23, 15)),  # local 00:15 Jan 11: belongs to Jan 11
+            _event("e1", "check_in", t(22, 0, d=8)),  # local 23:00 Jan 8
             _event("e2", "pass", t(12, 0)),
         ]
     )
@@ -170,8 +177,7 @@ def test_attendance_daily_uses_office_timezone(central_store: CentralStore) -> N
     central_store.set_office_timezone("UTC")
     with engine.connect() as conn:
         days = {
-            r.day: r
-            for r in conn.execute(text("SELECT * FROM attendance_daily WHERE employee_id = 'e1'"))
+            r.day: r for r in conn.execute(text("SELECT * FROM attendance_daily WHERE employee_id = 'e1'"))
         }
     assert days[date(2024, 1, 9)].first_in == datetime(2024, 1, 9, 23, 30)
     assert days[date(2024, 1, 10)].first_in == datetime(2024, 1, 10, 7, 0)

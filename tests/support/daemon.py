@@ -25,7 +25,7 @@ def free_port() -> int:
 
 def first_photo_per_person(faces_dir: Path) -> dict[str, Path]:
     """The first photo listed in labels.csv for each identity (the enrolment photo)."""
-    from sputnik_edge.soak import dev_people
+    from sputnik_edge.tools.soak import dev_people
 
     return dev_people(faces_dir)
 

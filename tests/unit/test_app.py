@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from structlog.testing import capture_logs
 
-from sputnik_edge.app import EdgeApp
 from sputnik_edge.attendance.types import AttendanceEvent, new_event_id
 from sputnik_edge.config import Settings
+from sputnik_edge.daemon.app import EdgeApp
 from sputnik_edge.store.snapshots import save_snapshot
 
 

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from sputnik_edge import bench
-from sputnik_edge.cli import Ctx
+from sputnik_edge.cli import tools as cli_tools
+from sputnik_edge.cli.common import Ctx
 from sputnik_edge.config import Settings, StorageSection
+from sputnik_edge.tools import bench
 
 
 @pytest.fixture
@@ -154,7 +155,7 @@ def test_cli_command(
         p.add_argument("-q", "--quiet", action="store_true")
         return p
 
-    bench.register(add)
+    cli_tools.register(add)
     out = tmp_path / "out"
     args = parser.parse_args(
         [
@@ -175,7 +176,7 @@ def test_cli_command(
     assert printed["sections"]["outbox"]["events"] == 20
     assert json.loads((out / "bench.json").read_text())["sections"] == printed["sections"]
 
-    from sputnik_edge.cli import UsageError
+    from sputnik_edge.cli.common import UsageError
 
     bad = parser.parse_args(["bench", "--only", "nope"])
     with pytest.raises(UsageError, match="unknown section"):

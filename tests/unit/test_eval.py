@@ -13,7 +13,8 @@ import pytest
 
 from sputnik_edge.cli import main
 from sputnik_edge.config import RecognitionSection
-from sputnik_edge.eval import (
+from sputnik_edge.recognition.recognizer import Recognizer
+from sputnik_edge.tools.eval import (
     Pair,
     PairsFileError,
     accuracy_at,
@@ -25,7 +26,6 @@ from sputnik_edge.eval import (
     roc_curve,
     tar_at_far,
 )
-from sputnik_edge.recognition.recognizer import Recognizer
 from tests.conftest import require
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from sputnik_edge.systemd import SystemdNotifier, watchdog_period
+from sputnik_edge.daemon.systemd import SystemdNotifier, watchdog_period
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 UNIT_FILE = REPO_ROOT / "systemd" / "sputnik-edge.service"
@@ -174,7 +174,7 @@ def test_messages_carry_the_sending_process_pid(receiver: Receiver) -> None:
     # NotifyAccess=main: systemd drops datagrams whose SCM_CREDENTIALS pid is not the main pid, so the
     # daemon process itself (not a helper) must be the sender. Run the client in a real child process.
     receiver.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-    code = "from sputnik_edge.systemd import SystemdNotifier; SystemdNotifier().ready()"
+    code = "from sputnik_edge.daemon.systemd import SystemdNotifier; SystemdNotifier().ready()"
     env = {**os.environ, "NOTIFY_SOCKET": receiver.address, "PYTHONPATH": str(REPO_ROOT)}
     child = subprocess.Popen([sys.executable, "-c", code], env=env)
     assert child.wait(timeout=30) == 0

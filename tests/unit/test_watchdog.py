@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sputnik_edge.systemd import SystemdNotifier
-from sputnik_edge.watchdog import ProgressMonitor, WatchdogThread, ready_when
+from sputnik_edge.daemon.systemd import SystemdNotifier
+from sputnik_edge.daemon.watchdog import ProgressMonitor, WatchdogThread, ready_when
 
 PERIOD_S = 0.1  # WatchdogSec: pings every 50 ms
 MAX_SILENCE_S = 0.5

@@ -19,9 +19,9 @@ import pytest
 import uvicorn
 
 from sputnik_edge.api import app as api_app
-from sputnik_edge.app import GatewayStats
 from sputnik_edge.config import Settings
-from sputnik_edge.watchdog import ProgressMonitor
+from sputnik_edge.daemon.app import GatewayStats
+from sputnik_edge.daemon.watchdog import ProgressMonitor
 from tests.support.daemon import free_port
 
 TOKEN = "unit-token-3e9f1c"

@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
-from sputnik_edge.attendance.engine import AttendanceEngine, SnapshotSettings
 from sputnik_edge.attendance.policy import AttendancePolicy, CameraInfo, PolicyConfig
 from sputnik_edge.attendance.tracker import IouTracker
 from sputnik_edge.metrics import Metrics
+from sputnik_edge.pipeline.engine import AttendanceEngine, SnapshotSettings
 from sputnik_edge.store.local import LocalStore
 from tests.support.daemon import enrol_people, first_photo_per_person, shared_recognizer
 

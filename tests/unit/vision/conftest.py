@@ -38,14 +38,14 @@ def fit(img: np.ndarray, max_side: int = 640) -> np.ndarray:
 @pytest.fixture(scope="session")
 def yunet_path(models_dir: Path) -> Path:
     path = models_dir / "yunet.onnx"
-    require(path.is_file(), f"{path} missing: run python -m sputnik_edge.vision.prepare")
+    require(path.is_file(), f"{path} missing: run python -m sputnik_edge.tools.prepare_models")
     return path
 
 
 @pytest.fixture(scope="session")
 def sface_path(models_dir: Path) -> Path:
     path = models_dir / "sface.onnx"
-    require(path.is_file(), f"{path} missing: run python -m sputnik_edge.vision.prepare")
+    require(path.is_file(), f"{path} missing: run python -m sputnik_edge.tools.prepare_models")
     return path
 
 
@@ -66,7 +66,7 @@ def embedder(sface_path: Path) -> SFaceEmbedder:
 
 @pytest.fixture(scope="session")
 def original_paths() -> tuple[Path, Path]:
-    from sputnik_edge.vision.reference import original_model_paths
+    from sputnik_edge.tools.reference import original_model_paths
 
     try:
         return original_model_paths()
@@ -77,7 +77,7 @@ def original_paths() -> tuple[Path, Path]:
 
 @pytest.fixture(scope="session")
 def reference(original_paths: tuple[Path, Path]):
-    from sputnik_edge.vision.reference import ReferencePipeline
+    from sputnik_edge.tools.reference import ReferencePipeline
 
     return ReferencePipeline(*original_paths)
 

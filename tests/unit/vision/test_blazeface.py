@@ -19,8 +19,8 @@ import pytest
 
 from sputnik_edge.cli import main
 from sputnik_edge.config import RecognitionSection
-from sputnik_edge.eval import evaluate_pairs, read_pairs
 from sputnik_edge.recognition.recognizer import Recognizer
+from sputnik_edge.tools.eval import evaluate_pairs, read_pairs
 from sputnik_edge.vision.align import align_face
 from sputnik_edge.vision.detector import YuNetDetector
 from sputnik_edge.vision.embedder import SFaceEmbedder

@@ -85,9 +85,7 @@ def test_downscaled_detection_maps_back_to_original_pixels(
     assert _iou(a.bbox, expected) > 0.999
 
 
-def test_results_sorted_by_score_and_landmark_order(
-    faces_dir: Path, detector: YuNetDetector
-) -> None:
+def test_results_sorted_by_score_and_landmark_order(faces_dir: Path, detector: YuNetDetector) -> None:
     faces = detector.detect(load_bgr(faces_dir / "multi_face/obama_and_biden.jpg"))
     scores = [f.score for f in faces]
     assert scores == sorted(scores, reverse=True)

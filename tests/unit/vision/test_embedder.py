@@ -41,8 +41,9 @@ def test_unit_norm_and_identity_structure(
     assert sims[~same].max() < 0.363
 
 
-def test_batch_equals_singles(dev_images: list[tuple[Path, np.ndarray]], detector: YuNetDetector,
-                              embedder: SFaceEmbedder) -> None:
+def test_batch_equals_singles(
+    dev_images: list[tuple[Path, np.ndarray]], detector: YuNetDetector, embedder: SFaceEmbedder
+) -> None:
     crops = [align_face(img, detector.detect(img)[0].landmarks) for _, img in dev_images[:6]]
     batch = embedder.embed(crops)
     singles = np.concatenate([embedder.embed(c) for c in crops])

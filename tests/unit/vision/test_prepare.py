@@ -8,10 +8,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from sputnik_edge.vision.align import align_face
-from sputnik_edge.vision.detector import YuNetDetector
-from sputnik_edge.vision.models import load_manifest
-from sputnik_edge.vision.prepare import (
+from sputnik_edge.tools.prepare_models import (
     BLAZEFACE,
     PrepareError,
     main,
@@ -19,6 +16,9 @@ from sputnik_edge.vision.prepare import (
     read_blazeface,
     run_original,
 )
+from sputnik_edge.vision.align import align_face
+from sputnik_edge.vision.detector import YuNetDetector
+from sputnik_edge.vision.models import load_manifest
 
 pytest.importorskip("onnx")
 

@@ -73,10 +73,14 @@ def test_small_face_is_too_small(obama: tuple[np.ndarray, Detection], detector: 
     scale = 28 / det.width
     small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     faces = detector.detect(small)
-    small_det = faces[0] if faces else Detection(
-        bbox=tuple(v * scale for v in det.bbox),  # type: ignore[arg-type]
-        landmarks=det.landmarks * scale,
-        score=det.score,
+    small_det = (
+        faces[0]
+        if faces
+        else Detection(
+            bbox=tuple(v * scale for v in det.bbox),  # type: ignore[arg-type]
+            landmarks=det.landmarks * scale,
+            score=det.score,
+        )
     )
     q = assess(small_det, align_face(small, small_det.landmarks), small.shape)
     assert "face_too_small" in q.reasons

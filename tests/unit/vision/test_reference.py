@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sputnik_edge.vision.reference import SFACE_FILE, YUNET_FILE
+from sputnik_edge.tools.reference import SFACE_FILE, YUNET_FILE
 
 
 def test_original_model_paths(original_paths: tuple[Path, Path]) -> None:

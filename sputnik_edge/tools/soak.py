@@ -8,7 +8,6 @@ descriptors sampled, so leaks show as a slope.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -316,8 +315,3 @@ def plot_soak(result: dict[str, Any], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
-
-
-def faces_dir_default() -> Path:
-    env = os.environ.get("SPUTNIK_FACES_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "faces"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from sputnik_edge.systemd import SystemdNotifier
+from sputnik_edge.daemon.systemd import SystemdNotifier
 
 log = structlog.get_logger(__name__)
 

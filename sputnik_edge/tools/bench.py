@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import structlog
 
+from sputnik_edge.tools.paths import default_faces_dir
+
 if TYPE_CHECKING:
     from sputnik_edge.attendance.types import AttendanceEvent
     from sputnik_edge.cli import Ctx
@@ -80,13 +82,6 @@ class BenchError(RuntimeError):
 
 
 # ---- small helpers ---------------------------------------------------------------------------------
-
-
-def default_faces_dir() -> Path:
-    env = os.environ.get("SPUTNIK_FACES_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "faces"
 
 
 def stats_ms(samples_s: Sequence[float]) -> dict[str, float | int]:
@@ -414,7 +409,7 @@ def _centre_crop(image: np.ndarray, size: int = 112) -> np.ndarray:
 
 def _ref_verification_embedding(ref: Any, image: np.ndarray) -> tuple[np.ndarray, bool]:
     """The reference pipeline's embedding of a photo's subject (same subject rule as ours)."""
-    from sputnik_edge.eval import pick_subject
+    from sputnik_edge.tools.eval import pick_subject
 
     rows = ref.detect(image)
     if len(rows) == 0:
@@ -434,7 +429,7 @@ def _ref_verification_embedding(ref: Any, image: np.ndarray) -> tuple[np.ndarray
 
 
 def _fr_verification_embedding(fr: Any, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
-    from sputnik_edge.eval import pick_subject
+    from sputnik_edge.tools.eval import pick_subject
 
     locs = fr.face_locations(rgb)
     if not locs:
@@ -452,7 +447,7 @@ def _fr_verification_embedding(fr: Any, rgb: np.ndarray) -> tuple[np.ndarray, bo
 
 def _accuracy(ctx: BenchContext, ref: Any, fr: Any) -> dict[str, Any]:
     """Best-threshold accuracy of ours, the reference and face_recognition on calib/pairs.csv."""
-    from sputnik_edge.eval import best_threshold, evaluate_pairs, read_pairs
+    from sputnik_edge.tools.eval import best_threshold, evaluate_pairs, read_pairs
     from sputnik_edge.vision.imageio import load_image
 
     root = ctx.faces_dir / "calib"
@@ -542,9 +537,9 @@ def _embedder_overhead(ctx: BenchContext, crops: list[np.ndarray]) -> dict[str, 
 
 
 def bench_reference(ctx: BenchContext) -> dict[str, Any]:
+    from sputnik_edge.tools.reference import ReferencePipeline
     from sputnik_edge.vision.align import align_face
     from sputnik_edge.vision.imageio import decode_image
-    from sputnik_edge.vision.reference import ReferencePipeline
 
     rec = ctx.recognizer()
     try:
@@ -700,7 +695,7 @@ class _RssSampler(threading.Thread):
 
 
 def _timed_engine_class() -> type:
-    from sputnik_edge.attendance.engine import AttendanceEngine, FrameOutcome
+    from sputnik_edge.pipeline.engine import AttendanceEngine, FrameOutcome
 
     class TimedEngine(AttendanceEngine):
         """The real engine, recording per-frame and per-event latency from frame capture."""
@@ -771,7 +766,7 @@ def _configured_fps_limit(ctx: BenchContext) -> float:
 def _run_stream(ctx: BenchContext, fps_limit: float, seconds: float) -> dict[str, Any]:
     import psutil
 
-    from sputnik_edge.app import EdgeApp
+    from sputnik_edge.daemon.app import EdgeApp
 
     tmp = Path(tempfile.mkdtemp(prefix="sputnik-bench-stream-"))
     try:
@@ -950,7 +945,7 @@ def match_sizes(quick: bool, progress: bool = False) -> dict[str, Any]:
 
 
 _MATCH_CHILD = (
-    "import json, sys; from sputnik_edge.bench import match_sizes; "
+    "import json, sys; from sputnik_edge.tools.bench import match_sizes; "
     "print(json.dumps(match_sizes(sys.argv[1] == 'quick')))"
 )
 
@@ -1297,8 +1292,8 @@ def bench_outbox(ctx: BenchContext) -> dict[str, Any]:
 
 
 def bench_central(ctx: BenchContext) -> dict[str, Any]:
-    from sputnik_edge.central.bench import bench_pull, bench_push
     from sputnik_edge.central.errors import CentralError
+    from sputnik_edge.tools.central_bench import bench_pull, bench_push
 
     url = ctx.database_url or ctx.settings.central.database_url.get_secret_value()
     if not url:
@@ -1571,8 +1566,8 @@ def bench_detectors(ctx: BenchContext) -> dict[str, Any]:
     by call on the same frames, faces found on the clip, and accuracy on the calibration pairs."""
     import cv2
 
-    from sputnik_edge.eval import evaluate_pairs, read_pairs
     from sputnik_edge.recognition.recognizer import Recognizer
+    from sputnik_edge.tools.eval import evaluate_pairs, read_pairs
     from sputnik_edge.vision.blazeface import mediapipe_available
 
     if not mediapipe_available():
@@ -1742,55 +1737,3 @@ def run_bench(settings: Settings, opts: BenchOptions) -> dict[str, Any]:
     result["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     result["targets"] = evaluate_targets(result["sections"])
     return result
-
-
-def cmd_bench(ctx: Ctx) -> int:
-    from sputnik_edge.cli import EXIT_FAIL, UsageError
-
-    args = ctx.args
-    try:
-        sections = parse_sections(args.only)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if args.seconds is not None and args.seconds <= 0:
-        raise UsageError(f"--seconds must be positive, got {args.seconds}")
-    faces = Path(args.faces_dir) if args.faces_dir else default_faces_dir()
-    argv = ["sputnik-edge", "bench"] + [a for a in sys.argv[2:] if not a.startswith("--database-url")]
-    opts = BenchOptions(
-        sections=sections,
-        quick=args.quick,
-        faces_dir=faces,
-        progress=not args.quiet,
-        stream_seconds=args.seconds,
-        database_url=args.database_url or "",
-        command=" ".join(argv) if sys.argv[1:2] == ["bench"] else "sputnik-edge bench",
-    )
-    try:
-        result = run_bench(ctx.settings, opts)
-    except BenchError as exc:
-        raise UsageError(str(exc)) from None
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(format_report(result))
-    failed = [k for k, v in result["errors"].items() if not str(v).startswith("skipped")]
-    return EXIT_FAIL if failed else 0
-
-
-def register(add: AddCommand) -> None:
-    p = add("bench", cmd_bench, "benchmark this device: stages, reference, stream, match, memory, outbox")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--out", metavar="DIR", help="also write DIR/bench.json")
-    p.add_argument("--quick", action="store_true", help="few iterations (smoke test)")
-    p.add_argument("--only", metavar="SECTION,...", help=f"sections to run: {','.join(SECTIONS)}")
-    p.add_argument(
-        "--faces-dir",
-        metavar="DIR",
-        help="dev face data (default: $SPUTNIK_FACES_DIR, else <repo>/../shared/faces)",
-    )
-    p.add_argument("--seconds", type=float, help="stream run length per fps setting (default 30, quick 5)")
-    p.add_argument("--database-url", help="central PostgreSQL for the central section (default: config)")

@@ -19,7 +19,7 @@ and SFace lists its 145 initialisers as graph inputs, which OpenCV 5 refuses. He
 
 Needs the ``onnx`` package (a dev dependency); the runtime only reads the prepared files.
 
-    python -m sputnik_edge.vision.prepare [--out models] [--source PATH] [--blazeface-source PATH]
+    python -m sputnik_edge.tools.prepare_models [--out models] [--source PATH] [--blazeface-source PATH]
 """
 
 from __future__ import annotations
@@ -359,6 +359,7 @@ def prepare_bytes(data: bytes, recipe: _Recipe) -> bytes:
     dropped = drop_constant_inputs(model)
     prelu = rewrite_prelu(model)
     make_dynamic(model, recipe.dynamic_inputs, recipe.dynamic_outputs)
+    # The module's name when the shipped models were built: it is part of their sha256.
     model.producer_name = "sputnik_edge.vision.prepare"
     model.doc_string = (
         f"{recipe.model_id}: {recipe.source_file} from {SOURCE_PACKAGE}, "
@@ -433,7 +434,7 @@ def _toml_value(value: object) -> str:
 
 def render_manifest(entries: Sequence[dict[str, object]]) -> str:
     lines = [
-        "# Prepared face models. Written by `python -m sputnik_edge.vision.prepare`; do not edit by hand.",
+        "# Prepared face models. Written by `sputnik-edge prepare-models`; do not edit by hand.",
         "# sha256 is checked at load time (sputnik_edge.vision.models.verify).",
     ]
     for entry in entries:
@@ -507,7 +508,7 @@ def prepare_models(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m sputnik_edge.vision.prepare", description=(__doc__ or "").split("\n")[0]
+        prog="python -m sputnik_edge.tools.prepare_models", description=(__doc__ or "").split("\n")[0]
     )
     default_out = Path(__file__).resolve().parents[2] / "models"
     parser.add_argument("--out", type=Path, default=default_out, help="output folder (default: models/)")

@@ -18,20 +18,20 @@ from typing import Any
 import structlog
 
 from sputnik_edge import __version__
-from sputnik_edge.attendance.engine import AttendanceEngine, SnapshotSettings
 from sputnik_edge.attendance.policy import AttendancePolicy, CameraInfo, PolicyConfig
 from sputnik_edge.attendance.tracker import IouTracker
 from sputnik_edge.capture.thread import CaptureThread
 from sputnik_edge.config import CameraSection, Settings
+from sputnik_edge.daemon.systemd import SystemdNotifier
+from sputnik_edge.daemon.watchdog import ProgressMonitor, WatchdogThread, ready_when
 from sputnik_edge.logging import bind_context, clear_context
 from sputnik_edge.metrics import Metrics
+from sputnik_edge.pipeline.engine import AttendanceEngine, SnapshotSettings
 from sputnik_edge.recognition.recognizer import Recognizer
 from sputnik_edge.redaction import redact_url
 from sputnik_edge.store.local import LocalStore
 from sputnik_edge.store.snapshots import cleanup_snapshots, remove_snapshots
-from sputnik_edge.systemd import SystemdNotifier
 from sputnik_edge.vision.onnx import release_freed_heap
-from sputnik_edge.watchdog import ProgressMonitor, WatchdogThread, ready_when
 
 log = structlog.get_logger(__name__)
 

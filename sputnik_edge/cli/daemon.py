@@ -1,0 +1,78 @@
+"""`run` and `doctor`: the daemon and the one-line-per-part check of a device."""
+
+from __future__ import annotations
+
+import shutil
+
+from sputnik_edge.cli.common import AddCommand, Ctx, UsageError
+
+
+def cmd_run(ctx: Ctx) -> int:
+    from sputnik_edge.daemon.app import EdgeApp
+    from sputnik_edge.store.local import StoreError
+    from sputnik_edge.vision.models import ModelError
+
+    try:
+        app = EdgeApp(ctx.settings)
+    except (StoreError, ModelError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    return app.run_forever()
+
+
+def cmd_doctor(ctx: Ctx) -> int:
+    """Check models, storage, cameras and the central database; print one line each."""
+    from sputnik_edge.capture.sources import open_capture, parse_source
+    from sputnik_edge.redaction import redact_url
+    from sputnik_edge.vision.models import ModelError, default_models_dir, detector_model_name, verify
+
+    s = ctx.settings
+    results: list[tuple[str, bool, str]] = []
+    models_dir = s.recognition.models_dir or default_models_dir()
+    for role, name in (("detector", detector_model_name(s.recognition.detector)), ("embedder", "embedder")):
+        try:
+            path = verify(models_dir, name)
+            results.append((f"model {role}", True, f"{path.name} sha256 ok"))
+        except (ModelError, FileNotFoundError) as exc:
+            results.append((f"model {role}", False, str(exc)))
+    try:
+        store = ctx.store()
+        results.append(("storage", True, f"{s.storage.database}: {store.backlog()} event(s) pending"))
+    except Exception as exc:
+        results.append(("storage", False, str(exc)))
+    disk = shutil.disk_usage(s.storage.database.parent if s.storage.database.parent.exists() else "/")
+    results.append(("disk", disk.free > 200 * 1024 * 1024, f"{disk.free // (1024 * 1024)} MB free"))
+    for cam in s.cameras:
+        try:
+            cap = open_capture(
+                parse_source(cam.source), open_timeout_s=cam.open_timeout_s, read_timeout_s=cam.read_timeout_s
+            )
+            ok, frame = cap.read() if cap.isOpened() else (False, None)
+            cap.release()
+            detail = f"{redact_url(cam.source)}: " + (
+                f"frame {frame.shape[1]}x{frame.shape[0]}" if ok and frame is not None else "no frame"
+            )
+            results.append((f"camera {cam.id}", bool(ok), detail))
+        except Exception as exc:
+            results.append((f"camera {cam.id}", False, f"{redact_url(cam.source)}: {exc}"))
+    if s.central.enabled:
+        from sputnik_edge.central.errors import CentralError
+        from sputnik_edge.central.store import CentralStore
+
+        with CentralStore(
+            s.central.database_url.get_secret_value(), connect_timeout_s=s.central.connect_timeout_s
+        ) as c:
+            try:
+                c.check()
+                results.append(("central", True, c.display_url))
+            except CentralError as exc:
+                results.append(("central", False, str(exc)))
+    else:
+        results.append(("central", True, "not configured (standalone)"))
+    for what, ok, detail in results:
+        print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}")
+    return 0 if all(ok for _, ok, _ in results) else 1
+
+
+def register(add: AddCommand) -> None:
+    add("run", cmd_run, "run the daemon (cameras, pipeline, outbox, HTTP API)")
+    add("doctor", cmd_doctor, "check models, storage, disk, cameras and the central database")

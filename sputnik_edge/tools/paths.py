@@ -1,0 +1,14 @@
+"""Where the tools find the developer face data (never shipped, never copied into the repo)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_faces_dir() -> Path:
+    """``$SPUTNIK_FACES_DIR``, else ``<repo>/../shared/faces``."""
+    env = os.environ.get("SPUTNIK_FACES_DIR")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "faces"
