@@ -33,7 +33,8 @@ class Ctx:
     args: argparse.Namespace
 
     def store(self) -> LocalStore:
-        from sputnik_edge.store.local import LocalStore, StoreError
+        from sputnik_edge.store.errors import StoreError
+        from sputnik_edge.store.local import LocalStore
 
         try:
             return LocalStore(self.settings.storage.database, device_id=self.settings.device.id)

@@ -9,7 +9,7 @@ from sputnik_edge.cli.common import AddCommand, Ctx, UsageError
 
 def cmd_run(ctx: Ctx) -> int:
     from sputnik_edge.daemon.app import EdgeApp
-    from sputnik_edge.store.local import StoreError
+    from sputnik_edge.store.errors import StoreError
     from sputnik_edge.vision.models import ModelError
 
     try:

@@ -7,7 +7,7 @@ from sputnik_edge.cli.common import EXIT_FAIL, AddCommand, Ctx, UsageError
 
 def cmd_store(ctx: Ctx) -> int:
     """The local SQLite file: `check` it, `salvage` a damaged one, or `discard --yes` it (moved aside)."""
-    from sputnik_edge.store.local import StoreError
+    from sputnik_edge.store.errors import StoreError
     from sputnik_edge.store.recovery import discard, inspect_store, salvage
 
     path = ctx.settings.storage.database

@@ -7,31 +7,18 @@ created with mode 0600 in a 0700 folder because it holds biometric templates.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 import threading
-import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import structlog
 from sqlalchemy import (
-    Boolean,
-    Column,
     Engine,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
     create_engine,
     delete,
     event,
@@ -45,132 +32,24 @@ from sqlalchemy.exc import DatabaseError
 
 from sputnik_edge.attendance.types import AttendanceEvent
 from sputnik_edge.recognition.gallery import EMBEDDING_DIM, Gallery
+from sputnik_edge.store.errors import StoreError, is_corruption
+from sputnik_edge.store.inspect import corrupt_error
+from sputnik_edge.store.tables import (
+    EmployeeRecord,
+    StoredEvent,
+    employees,
+    event_row,
+    events,
+    iso,
+    metadata,
+    row_to_event,
+    state,
+    template_rows,
+    templates,
+    utcnow,
+)
 
 log = structlog.get_logger(__name__)
-
-metadata = MetaData()
-
-employees = Table(
-    "employees",
-    metadata,
-    Column("employee_id", String, primary_key=True),
-    Column("full_name", String, nullable=False),
-    Column("department", String),
-    Column("is_active", Boolean, nullable=False, default=True),
-    Column("created_at", String, nullable=False),
-    Column("updated_at", String, nullable=False),
-    Column("change_seq", Integer),  # central change_seq when pulled, None when local only
-)
-
-templates = Table(
-    "face_templates",
-    metadata,
-    Column("template_id", String, primary_key=True),
-    Column("employee_id", String, ForeignKey("employees.employee_id", ondelete="CASCADE"), nullable=False),
-    Column("model_id", String, nullable=False),
-    Column("embedding", LargeBinary, nullable=False),
-    Column("quality", Float),
-    Column("created_at", String, nullable=False),
-    Index("ix_templates_model", "model_id", "employee_id"),
-)
-
-events = Table(
-    "events",
-    metadata,
-    Column("event_id", String, primary_key=True),
-    Column("seq", Integer, nullable=False, unique=True),
-    Column("device_id", String, nullable=False),
-    Column("camera_id", String, nullable=False),
-    Column("kind", String, nullable=False),
-    Column("employee_id", String),
-    Column("name", String),
-    Column("similarity", Float),
-    Column("captured_at", String, nullable=False),
-    Column("trace_id", String),
-    Column("details", Text, nullable=False, default="{}"),
-    Column("snapshot", String),
-    Column("synced_at", String),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("last_error", String),
-    Index("ix_events_pending", "synced_at", "seq"),
-    Index("ix_events_captured", "captured_at"),
-)
-
-state = Table(
-    "sync_state",
-    metadata,
-    Column("key", String, primary_key=True),
-    Column("value", String, nullable=False),
-)
-
-
-class StoreError(RuntimeError):
-    """The local database cannot be used; the message says what to do."""
-
-
-@dataclass(frozen=True, slots=True)
-class EmployeeRecord:
-    employee_id: str
-    full_name: str
-    department: str | None
-    is_active: bool
-    templates: int
-    created_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    event: AttendanceEvent
-    synced_at: str | None
-    snapshot: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        e = self.event
-        return {
-            "event_id": e.event_id,
-            "seq": e.seq,
-            "kind": e.kind,
-            "employee_id": e.employee_id,
-            "name": e.name,
-            "camera_id": e.camera_id,
-            "similarity": None if e.similarity is None else round(e.similarity, 4),
-            "captured_at": e.captured_at.isoformat(),
-            "synced": self.synced_at is not None,
-        }
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _template_rows(
-    employee_id: str,
-    model_id: str,
-    embeddings: np.ndarray,
-    qualities: Sequence[float],
-    template_ids: Sequence[str] | None,
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """Insert rows for templates (little-endian float32 blobs) and their ids."""
-    emb = np.asarray(embeddings, dtype="<f4").reshape(-1, EMBEDDING_DIM)
-    ids = list(template_ids) if template_ids is not None else [str(uuid.uuid4()) for _ in emb]
-    now = _iso(utcnow())
-    rows = [
-        {
-            "template_id": tid,
-            "employee_id": employee_id,
-            "model_id": model_id,
-            "embedding": vec.tobytes(),
-            "quality": float(q),
-            "created_at": now,
-        }
-        for tid, vec, q in zip(ids, emb, qualities, strict=True)
-    ]
-    return ids, rows
-
 
 def _secure_parent(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -200,8 +79,6 @@ class LocalStore:
             # A damaged file (quick_check, "file is not a database", "malformed") becomes a
             # CorruptStoreError whose one-line message says how many unsent events it may hold and
             # how to recover (see store/recovery.py); other failures (locked, I/O) stay StoreError.
-            from sputnik_edge.store.recovery import corrupt_error, is_corruption
-
             try:
                 found = ["ok"]
                 if check_integrity:
@@ -256,7 +133,7 @@ class LocalStore:
         is_active: bool = True,
         change_seq: int | None = None,
     ) -> None:
-        now = _iso(utcnow())
+        now = iso(utcnow())
         with self._write_lock, self.engine.begin() as conn:
             self._upsert_employee(conn, employee_id, full_name, department, is_active, change_seq, now)
 
@@ -312,7 +189,7 @@ class LocalStore:
             result = conn.execute(
                 update(employees)
                 .where(employees.c.employee_id == employee_id)
-                .values(is_active=active, updated_at=_iso(utcnow()))
+                .values(is_active=active, updated_at=iso(utcnow()))
             )
             return result.rowcount > 0
 
@@ -351,7 +228,7 @@ class LocalStore:
         qualities: Sequence[float],
         template_ids: Sequence[str] | None = None,
     ) -> list[str]:
-        ids, rows = _template_rows(employee_id, model_id, embeddings, qualities, template_ids)
+        ids, rows = template_rows(employee_id, model_id, embeddings, qualities, template_ids)
         if rows:
             with self._write_lock, self.engine.begin() as conn:
                 conn.execute(insert(templates), rows)
@@ -368,7 +245,7 @@ class LocalStore:
         template_ids: Sequence[str] | None = None,
     ) -> list[str]:
         """Employee row and templates in one transaction: all or nothing."""
-        ids, rows = _template_rows(employee_id, model_id, embeddings, qualities, template_ids)
+        ids, rows = template_rows(employee_id, model_id, embeddings, qualities, template_ids)
         with self._write_lock, self.engine.begin() as conn:
             existing = conn.execute(
                 select(employees.c.change_seq, employees.c.is_active).where(
@@ -378,7 +255,7 @@ class LocalStore:
             seq = existing.change_seq if existing else None
             # More photos for a deactivated employee do not reactivate them (`employees activate` does).
             active = bool(existing.is_active) if existing else True
-            self._upsert_employee(conn, employee_id, full_name, department, active, seq, _iso(utcnow()))
+            self._upsert_employee(conn, employee_id, full_name, department, active, seq, iso(utcnow()))
             if rows:
                 conn.execute(insert(templates), rows)
         return ids
@@ -415,7 +292,7 @@ class LocalStore:
     def apply_gallery_delta(self, delta: Any, model_id: str) -> tuple[int, list[str]]:
         """Apply a central pull in one transaction: erasures, then employees, then templates.
         Returns the number of changed rows and snapshot files of erased people to remove."""
-        now = _iso(utcnow())
+        now = iso(utcnow())
         changed = 0
         snaps: list[str] = []
         with self._write_lock, self.engine.begin() as conn:
@@ -488,69 +365,28 @@ class LocalStore:
         with self._write_lock:
             seq = ev.seq if ev.seq > self._seq else self._seq + 1
             self._seq = seq
-            row = {
-                "event_id": ev.event_id,
-                "seq": seq,
-                "device_id": ev.device_id,
-                "camera_id": ev.camera_id,
-                "kind": ev.kind,
-                "employee_id": ev.employee_id,
-                "name": ev.name,
-                "similarity": ev.similarity,
-                "captured_at": _iso(ev.captured_at),
-                "trace_id": ev.trace_id,
-                "details": json.dumps(ev.details, sort_keys=True),
-                "snapshot": snapshot,
-            }
+            row = event_row(ev, seq, snapshot)
             with self.engine.begin() as conn:
                 conn.execute(insert(events).values(**row))
-        return AttendanceEvent(
-            ev.event_id,
-            ev.device_id,
-            ev.camera_id,
-            ev.kind,
-            ev.employee_id,
-            ev.name,
-            ev.similarity,
-            ev.captured_at,
-            seq,
-            ev.trace_id,
-            ev.details,
-        )
+        return dataclasses.replace(ev, seq=seq)
 
     def set_snapshot(self, event_id: str, rel_path: str) -> None:
         with self._write_lock, self.engine.begin() as conn:
             conn.execute(update(events).where(events.c.event_id == event_id).values(snapshot=rel_path))
 
-    @staticmethod
-    def _to_event(r: Any) -> AttendanceEvent:
-        return AttendanceEvent(
-            event_id=r.event_id,
-            device_id=r.device_id,
-            camera_id=r.camera_id,
-            kind=r.kind,
-            employee_id=r.employee_id,
-            name=r.name,
-            similarity=r.similarity,
-            captured_at=datetime.fromisoformat(r.captured_at),
-            seq=r.seq,
-            trace_id=r.trace_id,
-            details=json.loads(r.details or "{}"),
-        )
-
     def list_events(self, since: datetime | None = None, limit: int = 100) -> list[StoredEvent]:
         """Most recent ``limit`` events (after ``since``), returned oldest first."""
         query = select(events).order_by(events.c.seq.desc()).limit(limit)
         if since is not None:
-            query = query.where(events.c.captured_at >= _iso(since))
+            query = query.where(events.c.captured_at >= iso(since))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [StoredEvent(self._to_event(r), r.synced_at, r.snapshot) for r in reversed(rows)]
+        return [StoredEvent(row_to_event(r), r.synced_at, r.snapshot) for r in reversed(rows)]
 
     def pending(self, limit: int = 500) -> list[AttendanceEvent]:
         query = select(events).where(events.c.synced_at.is_(None)).order_by(events.c.seq).limit(limit)
         with self.engine.connect() as conn:
-            return [self._to_event(r) for r in conn.execute(query)]
+            return [row_to_event(r) for r in conn.execute(query)]
 
     def mark_synced(self, event_ids: Iterable[str]) -> int:
         ids = list(event_ids)
@@ -560,7 +396,7 @@ class LocalStore:
             result = conn.execute(
                 update(events)
                 .where(events.c.event_id.in_(ids), events.c.synced_at.is_(None))
-                .values(synced_at=_iso(utcnow()))
+                .values(synced_at=iso(utcnow()))
             )
             return int(result.rowcount)
 
@@ -591,7 +427,7 @@ class LocalStore:
         """Delete events captured before ``older_than``. With a central database only synced ones
         go (unsent rows are never dropped); standalone, the local log *is* the record, so all old
         rows go. Returns the count and the snapshot paths the caller should remove."""
-        cond = events.c.captured_at < _iso(older_than)
+        cond = events.c.captured_at < iso(older_than)
         if not standalone:
             cond = cond & events.c.synced_at.is_not(None)
         with self._write_lock, self.engine.begin() as conn:

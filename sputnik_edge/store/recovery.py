@@ -23,14 +23,18 @@ from typing import Any
 import structlog
 
 from sputnik_edge.recognition.gallery import EMBEDDING_DIM
-from sputnik_edge.store.local import LocalStore, StoreError, metadata
+from sputnik_edge.store.errors import CorruptStoreError, StoreError, StoreHealth
+from sputnik_edge.store.inspect import (
+    connect_readonly,
+    count_or_none,
+    inspect_store,
+    one_line,
+    refusal_message,
+)
+from sputnik_edge.store.local import LocalStore
+from sputnik_edge.store.tables import metadata
 
 log = structlog.get_logger(__name__)
-
-# SQLite primary result codes that mean "the bytes on disk are wrong", as opposed to busy/locked/IO.
-SQLITE_CORRUPT = 11
-SQLITE_NOTADB = 26
-CORRUPT_CODES = frozenset({SQLITE_CORRUPT, SQLITE_NOTADB})
 
 # Copied by salvage, parents first (face_templates references employees).
 SALVAGE_TABLES = ("employees", "face_templates", "events", "sync_state")
@@ -42,139 +46,6 @@ _MAX_ROWID = 2**63 - 1
 _BATCH = 256
 _LINEAR_PROBES = 1024  # rowids tried one by one past a damaged spot before probing exponentially
 _SIDE_SUFFIXES = ("-wal", "-shm")
-
-
-def is_corruption(exc: BaseException) -> bool:
-    """True when a sqlite3 error (or a SQLAlchemy wrapper of one) says the file is damaged."""
-    orig = getattr(exc, "orig", exc)
-    code = getattr(orig, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return (code & 0xFF) in CORRUPT_CODES
-    text = str(orig).lower()
-    return "malformed" in text or "not a database" in text
-
-
-@dataclass(frozen=True, slots=True)
-class StoreHealth:
-    """What can be learned from a local database file without writing to it."""
-
-    path: Path
-    ok: bool
-    problem: str | None  # one line: the quick_check finding or the error
-    unsent: int | None  # unsent events, proven by a complete scan of the events table; None: unknown
-    unsent_hint: int | None = None  # from an index when the table itself cannot be read completely
-
-    def unsent_text(self) -> str:
-        if self.unsent is not None:
-            return f"it holds {self.unsent} unsent event(s)"
-        if self.unsent_hint is not None:
-            hint = self.unsent_hint
-            return f"it may hold {hint} unsent event(s) (counted from an index; part is unreadable)"
-        return "it cannot be read well enough to tell how many unsent events it holds"
-
-
-class CorruptStoreError(StoreError):
-    """The local database is damaged; ``health`` says what is known about its unsent events."""
-
-    def __init__(self, message: str, health: StoreHealth) -> None:
-        super().__init__(message)
-        self.health = health
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    """Open an existing file (never create one), autocommit, for reading."""
-    uri = path.resolve().as_uri() + "?mode=rw"
-    conn = sqlite3.connect(uri, uri=True, timeout=5, isolation_level=None, check_same_thread=False)
-    # A truncated file (header page count beyond its end) is refused outright as "malformed" unless
-    # the schema is writable; with it, SQLite reads what is there. Nothing is written through it.
-    conn.execute("PRAGMA writable_schema=ON")
-    return conn
-
-
-def _one_line(text: str, limit: int = 160) -> str:
-    line = " ".join(str(text).replace("*** in database main ***", "").split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def _count(conn: sqlite3.Connection, sql: str) -> int | None:
-    try:
-        return int(conn.execute(sql).fetchone()[0])
-    except sqlite3.DatabaseError:
-        return None
-
-
-def _has_table(conn: sqlite3.Connection, name: str) -> bool | None:
-    try:
-        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
-        row = conn.execute(sql, (name,)).fetchone()
-    except sqlite3.DatabaseError:
-        return None
-    return row is not None
-
-
-def inspect_store(path: Path) -> StoreHealth:
-    """Run ``PRAGMA quick_check`` and count unsent events as far as the file can be read."""
-    path = Path(path)
-    if not path.exists():
-        return StoreHealth(path, True, None, 0)
-    try:
-        conn = _connect(path)
-    except sqlite3.Error as exc:
-        return StoreHealth(path, False, _one_line(str(exc)), None)
-    try:
-        try:
-            findings = [str(r[0]) for r in conn.execute("PRAGMA quick_check(5)").fetchall()]
-            ok = findings == ["ok"]
-            problem = None if ok else _one_line("; ".join(findings[:3]))
-        except sqlite3.DatabaseError as exc:
-            ok, problem = False, _one_line(str(exc))
-        has_events = _has_table(conn, "events")
-        if has_events is False:
-            return StoreHealth(path, ok, problem, 0)
-        if has_events is None:
-            return StoreHealth(path, ok, problem, None)
-        # A full scan of the table b-tree is the proof; an index only gives a hint.
-        unsent = _count(conn, "SELECT count(*) FROM events NOT INDEXED WHERE synced_at IS NULL")
-        hint = None
-        if unsent is None:
-            hint = _count(
-                conn, "SELECT count(*) FROM events INDEXED BY ix_events_pending WHERE synced_at IS NULL"
-            )
-        elif not ok:
-            # Cross-check with the index: a table page that reads as valid but is garbage must not
-            # turn "some unsent rows" into "none".
-            indexed = _count(
-                conn, "SELECT count(*) FROM events INDEXED BY ix_events_pending WHERE synced_at IS NULL"
-            )
-            if indexed is not None and indexed != unsent:
-                hint = max(indexed, unsent)
-                unsent = None
-        return StoreHealth(path, ok, problem, unsent, hint)
-    finally:
-        conn.close()
-
-
-def refusal_message(health: StoreHealth, *, central_configured: bool | None = None) -> str:
-    """One line: the file, what is wrong, how many unsent events it may hold, and what to do."""
-    why = ""
-    if health.unsent == 0 and central_configured is False:
-        why = " and no central database is configured, so its gallery would be lost"
-    return (
-        f"local database {health.path} is corrupt ({health.problem or 'integrity check failed'}); "
-        f"{health.unsent_text()}{why}; recover with `sputnik-edge store salvage` (copies every readable "
-        "row into a new file, unsent events stay unsent) or discard it with "
-        "`sputnik-edge store discard --yes` (moves it aside)"
-    )
-
-
-def corrupt_error(path: Path, problem: str | None = None) -> CorruptStoreError:
-    """Build the error LocalStore raises for a damaged file (after it closed its own connections)."""
-    health = inspect_store(path)
-    if health.ok and problem:
-        health = StoreHealth(health.path, False, _one_line(problem), health.unsent, health.unsent_hint)
-    elif health.ok:
-        health = StoreHealth(health.path, False, "integrity check failed", health.unsent, health.unsent_hint)
-    return CorruptStoreError(refusal_message(health), health)
 
 
 # ---- moving aside ----------------------------------------------------------------------------------
@@ -375,9 +246,9 @@ def salvage(path: Path, *, device_id: str, progress: Callable[[str], None] | Non
     damaged: dict[str, bool] = {}
     max_seq_hint: int | None = None
     try:
-        src = _connect(path)
+        src = connect_readonly(path)
     except sqlite3.Error as exc:
-        why = _one_line(str(exc))
+        why = one_line(str(exc))
         raise StoreError(f"local database {path} cannot be opened for salvage: {why}") from None
     try:
         for table in SALVAGE_TABLES:
@@ -388,9 +259,9 @@ def salvage(path: Path, *, device_id: str, progress: Callable[[str], None] | Non
                 raw, was_damaged = [], True
             read[table] = [dict(zip(columns, r[1:], strict=True)) for r in raw]
             damaged[table] = was_damaged
-            totals[table] = _count(src, f'SELECT count(*) FROM "{table}"')
+            totals[table] = count_or_none(src, f'SELECT count(*) FROM "{table}"')
             say(f"{table}: {len(raw)} row(s) read")
-        max_seq_hint = _count(src, "SELECT max(seq) FROM events")
+        max_seq_hint = count_or_none(src, "SELECT max(seq) FROM events")
     finally:
         src.close()
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Connection, create_engine, make_url, select, text
 from sqlalchemy.pool import NullPool
 
-from sputnik_edge.central import bench
+from sputnik_edge.tools import central_bench as bench
 from sputnik_edge.central.errors import CentralError, SchemaError
 from sputnik_edge.central.migrate import upgrade
 from sputnik_edge.central.schema import devices
