@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections import deque
@@ -14,6 +13,7 @@ import cv2
 import numpy as np
 import structlog
 
+from sputnik_edge.backoff import Backoff
 from sputnik_edge.capture.sources import SourceSpec, VideoSource, open_capture, parse_source
 from sputnik_edge.redaction import redact_text
 
@@ -159,7 +159,7 @@ class CaptureThread(threading.Thread):
     # Capture side
 
     def run(self) -> None:
-        backoff = self._backoff_initial_s
+        backoff = Backoff(self._backoff_initial_s, self._backoff_max_s, jitter=(1.0, 1.1))
         opened_before = False
         try:
             while not self._stop_event.is_set():
@@ -167,8 +167,7 @@ class CaptureThread(threading.Thread):
                     cap = self._open()
                 except _SourceFailed as e:
                     self._mark_down(str(e), opening=True)
-                    self._wait_backoff(backoff)
-                    backoff = min(backoff * 2, self._backoff_max_s)
+                    self._wait_backoff(backoff.failed())
                     continue
                 if opened_before:
                     with self._cond:
@@ -180,14 +179,13 @@ class CaptureThread(threading.Thread):
                     if got_frames is None:
                         return  # a non-looping file ended
                     if got_frames:
-                        backoff = self._backoff_initial_s
+                        backoff.succeeded()
                 except _SourceFailed as e:
                     self._mark_down(str(e), opening=False)
                 finally:
                     cap.release()
                 if not self._stop_event.is_set():
-                    self._wait_backoff(backoff)
-                    backoff = min(backoff * 2, self._backoff_max_s)
+                    self._wait_backoff(backoff.failed())
         except Exception as e:  # never let a camera die silently; the watchdog sees state "stopped"
             log.exception("camera_thread_crashed", camera_id=self.camera_id, error=redact_text(str(e)))
             with self._cond:
@@ -280,6 +278,5 @@ class CaptureThread(threading.Thread):
         )
 
     def _wait_backoff(self, delay: float) -> None:
-        # Jitter keeps several cameras behind one failed switch from reconnecting in lockstep.
-        self._stop_event.wait(delay * random.uniform(1.0, 1.1))
+        self._stop_event.wait(delay)
         self.last_heartbeat = time.monotonic()

@@ -7,7 +7,6 @@ Failures back off exponentially (capped, with jitter) while events keep landing 
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from typing import Any
 import structlog
 
 from sputnik_edge import __version__
+from sputnik_edge.backoff import Backoff
 from sputnik_edge.central.errors import CentralError
 from sputnik_edge.central.store import CentralStore
 from sputnik_edge.central.types import DeviceHeartbeat
@@ -28,33 +28,6 @@ from sputnik_edge.store.snapshots import remove_snapshots
 log = structlog.get_logger(__name__)
 
 GALLERY_SEQ_KEY = "gallery_seq"
-
-
-class Backoff:
-    """Capped exponential backoff with full jitter, driven by a monotonic clock."""
-
-    def __init__(
-        self, initial_s: float = 1.0, max_s: float = 60.0, clock: Callable[[], float] = time.monotonic
-    ):
-        self.initial_s = initial_s
-        self.max_s = max_s
-        self.clock = clock
-        self.failures = 0
-        self.next_at = 0.0
-
-    def ready(self) -> bool:
-        return self.clock() >= self.next_at
-
-    def failed(self) -> float:
-        self.failures += 1
-        cap = min(self.max_s, self.initial_s * 2 ** (self.failures - 1))
-        delay = cap / 2 + random.uniform(0, cap / 2)
-        self.next_at = self.clock() + delay
-        return delay
-
-    def succeeded(self) -> None:
-        self.failures = 0
-        self.next_at = 0.0
 
 
 class CentralSync:

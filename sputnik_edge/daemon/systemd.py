@@ -28,7 +28,7 @@ def _parse_address(raw: str | None) -> str | None:
     if raw.startswith("/"):
         return raw
     # sd_notify(3) accepts only these two forms (vsock needs more than this client offers).
-    log.warning("systemd.notify_socket_unsupported", notify_socket=raw)
+    log.warning("systemd_notify_socket_unsupported", notify_socket=raw)
     return None
 
 
@@ -126,7 +126,7 @@ def watchdog_period(environ: Mapping[str, str] | None = None, pid: int | None = 
         usec = int(raw_usec)
         watched_pid = int(raw_pid) if raw_pid else None
     except ValueError:
-        log.warning("systemd.watchdog_env_invalid", watchdog_usec=raw_usec, watchdog_pid=raw_pid)
+        log.warning("systemd_watchdog_env_invalid", watchdog_usec=raw_usec, watchdog_pid=raw_pid)
         return None
     if watched_pid is not None and watched_pid != (os.getpid() if pid is None else pid):
         return None

@@ -122,10 +122,10 @@ def ready_when(
     """
     names = None if parts is None else list(parts)
     if not monitor.wait_started(names, stop_event=stop_event, timeout_s=timeout_s):
-        log.warning("watchdog.not_ready", pending=monitor.pending(names), stopping=stop_event.is_set())
+        log.warning("watchdog_not_ready", pending=monitor.pending(names), stopping=stop_event.is_set())
         return False
     notifier.notify("READY=1\nSTATUS=running")
-    log.info("watchdog.ready")
+    log.info("watchdog_ready")
     return True
 
 
@@ -158,16 +158,16 @@ class WatchdogThread(threading.Thread):
             while True:
                 ok, stalled = self._monitor.healthy()
                 if ok and last_stalled:
-                    log.info("watchdog.recovered", parts=last_stalled)
+                    log.info("watchdog_recovered", parts=last_stalled)
                     self._notifier.notify("WATCHDOG=1\nSTATUS=running")
                 elif ok:
                     self._notifier.watchdog_ping()
                 elif stalled != last_stalled:
-                    log.warning("watchdog.stalled", parts=stalled)
+                    log.warning("watchdog_stalled", parts=stalled)
                     self._notifier.status("stalled: " + ", ".join(stalled))
                 last_stalled = stalled
                 if self._stop_event.wait(self._interval_s):
                     return
         except Exception:
             # Dying here stops the pings, which is the safe outcome: systemd restarts the service.
-            log.exception("watchdog.crashed")
+            log.exception("watchdog_crashed")

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import Connection, create_engine, make_url, select, text
 from sqlalchemy.pool import NullPool
 
-from sputnik_edge.tools import central_bench as bench
 from sputnik_edge.central.errors import CentralError, SchemaError
 from sputnik_edge.central.migrate import upgrade
 from sputnik_edge.central.schema import devices
 from sputnik_edge.central.store import CentralStore
 from sputnik_edge.central.types import DeviceHeartbeat
+from sputnik_edge.tools import central_bench as bench
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from sputnik_edge.attendance.types import AttendanceEvent
 from sputnik_edge.central.errors import CentralError
-from sputnik_edge.central.sync import GALLERY_SEQ_KEY, Backoff, CentralSync
+from sputnik_edge.central.sync import GALLERY_SEQ_KEY, CentralSync
 from sputnik_edge.central.types import DeviceHeartbeat, EmployeeRow, GalleryDelta, TemplateRow
 from sputnik_edge.config import Settings
 from sputnik_edge.metrics import Metrics
@@ -103,30 +103,6 @@ def make_sync(
         central={"database_url": "postgresql://u:secret@db.example/central", "batch_size": batch_size},
     )
     return CentralSync(settings, store, MODEL, Metrics(), central=central, **kw)  # type: ignore[arg-type]
-
-
-# ---- Backoff -----------------------------------------------------------------------------------
-
-
-def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
-    clock = FakeClock()
-    b = Backoff(initial_s=1.0, max_s=8.0, clock=clock)
-    assert b.ready()
-    for n in range(1, 8):
-        delay = b.failed()
-        cap = min(8.0, 2 ** (n - 1))
-        assert cap / 2 <= delay <= cap, (n, delay)
-        assert not b.ready()
-        clock.now += delay
-        assert b.ready()
-    assert b.failures == 7
-    b.succeeded()
-    assert b.failures == 0 and b.ready()
-
-
-def test_backoff_jitter_spreads_devices() -> None:
-    delays = {round(Backoff(initial_s=4.0, max_s=60, clock=FakeClock()).failed(), 6) for _ in range(20)}
-    assert len(delays) > 10  # not one synchronised retry for a whole fleet
 
 
 # ---- push ----------------------------------------------------------------------------------------
