@@ -75,6 +75,7 @@ class InfoOut(BaseModel):
     device_id: str
     device_name: str | None
     models: dict[str, dict[str, Any]]
+    detector: str
     gallery: dict[str, Any]
     thresholds: dict[str, float]
     cameras: list[dict[str, Any]]

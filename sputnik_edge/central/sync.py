@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,25 @@ from sputnik_edge.store.snapshots import remove_snapshots
 log = structlog.get_logger(__name__)
 
 GALLERY_SEQ_KEY = "gallery_seq"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """What the sync last did: the ``central`` block of ``/health`` and the output of ``sync --once``."""
+
+    database: str  # password masked
+    backlog: int
+    pushed: int
+    last_push_ok: str | None
+    last_pull_ok: str | None
+    last_error: str | None
+    failures: int
+    gallery_seq: int
+    clock_offset_ms: float | None
+    enabled: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, **{k: v for k, v in asdict(self).items() if k != "enabled"}}
 
 
 class CentralSync:
@@ -188,19 +208,18 @@ class CentralSync:
         with self._errors_lock:
             self._errors.pop(operation, None)
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "enabled": True,
-            "database": self.central.display_url,
-            "backlog": self.local.backlog(),
-            "pushed": self.pushed_total,
-            "last_push_ok": self.last_push_ok.isoformat() if self.last_push_ok else None,
-            "last_pull_ok": self.last_pull_ok.isoformat() if self.last_pull_ok else None,
-            "last_error": self.last_error,
-            "failures": self.push_backoff.failures,
-            "gallery_seq": int(self.local.get_state(GALLERY_SEQ_KEY, "0") or 0),
-            "clock_offset_ms": None if self.clock_offset_ms is None else round(self.clock_offset_ms, 1),
-        }
+    def status(self) -> SyncStatus:
+        return SyncStatus(
+            database=self.central.display_url,
+            backlog=self.local.backlog(),
+            pushed=self.pushed_total,
+            last_push_ok=self.last_push_ok.isoformat() if self.last_push_ok else None,
+            last_pull_ok=self.last_pull_ok.isoformat() if self.last_pull_ok else None,
+            last_error=self.last_error,
+            failures=self.push_backoff.failures,
+            gallery_seq=int(self.local.get_state(GALLERY_SEQ_KEY, "0") or 0),
+            clock_offset_ms=None if self.clock_offset_ms is None else round(self.clock_offset_ms, 1),
+        )
 
     def close(self) -> None:
         self.central.close()

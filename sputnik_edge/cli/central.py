@@ -53,12 +53,9 @@ def cmd_sync(ctx: Ctx) -> int:
     offset = sync.heartbeat_once()
     status = sync.status()
     sync.close()
-    print(
-        json.dumps(
-            {"pushed": pushed, "gallery_changes": changed, "clock_offset_ms": offset, **status}, indent=2
-        )
-    )
-    return EXIT_FAIL if status["last_error"] else 0
+    summary = {"pushed": pushed, "gallery_changes": changed, "clock_offset_ms": offset, **status.as_dict()}
+    print(json.dumps(summary, indent=2))
+    return EXIT_FAIL if status.last_error else 0
 
 
 def register(add: AddCommand) -> None:

@@ -10,116 +10,40 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from sputnik_edge import __version__
+from sputnik_edge.api.context import CameraInfoOut, GalleryInfo
 from sputnik_edge.attendance.policy import AttendancePolicy, CameraInfo, PolicyConfig
 from sputnik_edge.attendance.tracker import IouTracker
 from sputnik_edge.capture.thread import CaptureThread
 from sputnik_edge.config import CameraSection, Settings
 from sputnik_edge.daemon.systemd import SystemdNotifier
 from sputnik_edge.daemon.watchdog import ProgressMonitor, WatchdogThread, ready_when
-from sputnik_edge.logging import bind_context, clear_context
+from sputnik_edge.health import CameraHealth, HealthReport, build_health, disk_free_mb
+from sputnik_edge.logging import clear_context
 from sputnik_edge.metrics import Metrics
-from sputnik_edge.pipeline.engine import AttendanceEngine, SnapshotSettings
+from sputnik_edge.pipeline.engine import AttendanceEngine, FrameOutcome, SnapshotSettings
+from sputnik_edge.pipeline.worker import CameraWorker
 from sputnik_edge.recognition.recognizer import Recognizer
 from sputnik_edge.redaction import redact_url
 from sputnik_edge.store.local import LocalStore
 from sputnik_edge.store.snapshots import cleanup_snapshots, remove_snapshots
+from sputnik_edge.store.tables import StoredEvent
 from sputnik_edge.vision.onnx import release_freed_heap
+from sputnik_edge.vision.types import ImageArray
+
+if TYPE_CHECKING:
+    from sputnik_edge.central.sync import CentralSync
 
 log = structlog.get_logger(__name__)
 
 
-class CameraWorker(threading.Thread):
-    """Takes the newest frame from one capture thread and runs it through the engine."""
-
-    def __init__(
-        self,
-        camera: CameraInfo,
-        capture: CaptureThread,
-        engine: AttendanceEngine,
-        tracker: IouTracker,
-        monitor: ProgressMonitor,
-        stop_event: threading.Event,
-    ) -> None:
-        super().__init__(name=f"pipeline-{camera.camera_id}", daemon=True)
-        self.camera = camera
-        self.capture = capture
-        self.engine = engine
-        self.tracker = tracker
-        self.monitor = monitor
-        self.stop_event = stop_event
-        self.part = f"pipeline:{camera.camera_id}"
-        self.capture_part = f"capture:{camera.camera_id}"
-        self.frames = 0
-        self.last_error: str | None = None
-        self._last_seq = 0
-        self._done: deque[float] = deque(maxlen=60)  # monotonic end times of recent frames
-
-    @property
-    def fps_processed(self) -> float:
-        done = list(self._done)
-        if len(done) < 2 or time.monotonic() - done[-1] > 2.0:
-            return 0.0
-        return (len(done) - 1) / max(done[-1] - done[0], 1e-6)
-
-    def _beat(self) -> None:
-        self.monitor.beat(self.part)
-        # The capture thread is alive if its loop turned recently; blocking calls in it are
-        # bounded by the open/read timeouts, so a longer silence means it is hung.
-        if self.capture.is_alive():
-            self.monitor.beat(self.capture_part)
-
-    def run(self) -> None:
-        bind_context(camera_id=self.camera.camera_id)
-        while not self.stop_event.is_set():
-            self._beat()
-            frame = self.capture.get_frame(self._last_seq, timeout=0.5)
-            try:
-                if frame is None:
-                    # Let tracks of people who left end even when the camera delivers nothing.
-                    if self.tracker.tracks:
-                        self.engine.tick(self.camera, self.tracker)
-                    continue
-                self._last_seq = frame.seq
-                self.engine.process_frame(self.camera, self.tracker, frame.image, frame.wall_time, frame.mono)
-                self.frames += 1
-                self._done.append(time.monotonic())
-                self.last_error = None
-            except Exception as exc:  # one bad frame (or a failed commit) must not kill the camera
-                self.last_error = str(exc)
-                log.exception("frame_failed", camera_id=self.camera.camera_id, seq=self._last_seq)
-        # Finish what is in hand: open tracks become events before the store closes.
-        try:
-            self.engine.flush(self.camera, self.tracker)
-        except Exception:
-            log.exception("flush_failed", camera_id=self.camera.camera_id)
-
-
-@dataclass
-class GatewayStats:
-    accepted: int = 0
-    rejected: int = 0
-    last_snapshot_at: datetime | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def record(self, ok: bool) -> None:
-        with self.lock:
-            if ok:
-                self.accepted += 1
-                self.last_snapshot_at = datetime.now(UTC)
-            else:
-                self.rejected += 1
-
-
 class EdgeApp:
-    """The daemon. Also the typed context handed to the HTTP API."""
+    """The daemon. Implements ``api.context.DeviceContext``, the one thing the HTTP API sees."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -129,11 +53,10 @@ class EdgeApp:
         self.monitor = ProgressMonitor()
         self.notifier = SystemdNotifier()
         self.started_mono = time.monotonic()
-        self.gateway = GatewayStats()
         self.cameras: dict[str, CameraSection] = {c.id: c for c in settings.cameras if c.enabled}
         self.captures: dict[str, CaptureThread] = {}
         self.workers: dict[str, CameraWorker] = {}
-        self.sync: Any = None  # CentralSync when central is configured
+        self.sync: CentralSync | None = None
         self.scheduler: Any = None
         self.http_server: Any = None
         self._http_thread: threading.Thread | None = None
@@ -227,7 +150,7 @@ class EdgeApp:
             capture,
             self.engine,
             IouTracker(a.track_iou, a.track_max_age_s),
-            self.monitor,
+            self.monitor.beat,
             self.stop_event,
         )
         silence = cam.open_timeout_s + cam.read_timeout_s + 15
@@ -272,9 +195,66 @@ class EdgeApp:
             if not self.stop_event.is_set():
                 log.error("http_stopped_unexpectedly")
 
+    # ---- what the HTTP API may ask (api.context.DeviceContext) ---------------------------------
+
     def http_started(self) -> None:
         """Called by the API lifespan once the server accepts connections."""
         self.monitor.beat("http")
+
+    def http_progress(self) -> None:
+        self.monitor.beat("http")
+
+    def camera_health(self) -> dict[str, CameraHealth]:
+        out = {}
+        for cam_id, cap in self.captures.items():
+            st = cap.status()
+            worker = self.workers.get(cam_id)
+            out[cam_id] = CameraHealth(
+                state=st.state,
+                source=st.source,
+                fps_in=round(st.fps_in, 2),
+                frames_read=st.frames_read,
+                frames_processed=worker.frames if worker else 0,
+                fps_processed=round(worker.fps_processed, 2) if worker else 0.0,
+                frames_dropped=st.frames_dropped,
+                last_frame_age_s=None if st.last_frame_age_s is None else round(st.last_frame_age_s, 2),
+                reconnects=st.reconnects,
+                last_error=st.last_error,
+            )
+        return out
+
+    def health(self) -> HealthReport:
+        _, stalled = self.monitor.healthy()
+        sync = self.sync.status() if self.sync is not None else None
+        gallery = self.recognizer.gallery
+        return build_health(
+            ready=self.ready,
+            cameras=self.camera_health(),
+            pipeline_alive=self.pipeline_alive(),
+            stalled=stalled,
+            gallery_employees=gallery.n_employees,
+            gallery_templates=gallery.n_templates,
+            backlog=self.store.backlog(),
+            central=sync.as_dict() if sync is not None else {"enabled": False},
+            central_failing=bool(sync is not None and sync.last_error),
+            disk_free_mb=disk_free_mb(self.settings.storage.database.parent),
+            uptime_s=self.uptime_s(),
+        )
+
+    def gallery_info(self) -> GalleryInfo:
+        g = self.recognizer.gallery
+        return GalleryInfo(employees=g.n_employees, templates=g.n_templates, version=g.version)
+
+    def camera_list(self) -> list[CameraInfoOut]:
+        return [CameraInfoOut(c.id, redact_url(c.source), c.direction) for c in self.cameras.values()]
+
+    def recent_events(self, since: datetime | None, limit: int) -> list[StoredEvent]:
+        return self.store.list_events(since=since, limit=limit)
+
+    def process_snapshot(self, camera_id: str, image: ImageArray, trace_id: str) -> FrameOutcome:
+        cam = self.cameras.get(camera_id)
+        camera = CameraInfo(camera_id, cam.direction if cam else "in")
+        return self.engine.process_snapshot(camera, image, trace_id=trace_id)
 
     def _start_scheduler(self) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler

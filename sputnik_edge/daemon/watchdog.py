@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import structlog
 
 from sputnik_edge.daemon.systemd import SystemdNotifier
+from sputnik_edge.health import part_stalled
 
 log = structlog.get_logger(__name__)
 
@@ -69,8 +70,10 @@ class ProgressMonitor:
             stalled = sorted(
                 name
                 for name, part in self._parts.items()
-                if now - (part.registered_at if part.last_beat is None else part.last_beat)
-                > part.max_silence_s
+                if part_stalled(
+                    now - (part.registered_at if part.last_beat is None else part.last_beat),
+                    part.max_silence_s,
+                )
             )
         return not stalled, stalled
 

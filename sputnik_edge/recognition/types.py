@@ -31,6 +31,11 @@ class FaceResult:
     embedding: FloatArray | None  # None when the quality gate stopped it before embedding
     match: MatchResult | None
 
+    @property
+    def decision(self) -> str:
+        """The match decision, or ``rejected`` when the quality gate stopped the face."""
+        return self.match.decision if self.match else "rejected"
+
     def as_dict(self) -> dict[str, object]:
         x1, y1, x2, y2 = self.detection.bbox
         m = self.match
@@ -39,7 +44,7 @@ class FaceResult:
             "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.detection.landmarks],
             "det_score": round(self.detection.score, 4),
             "quality": self.quality.as_dict(),
-            "decision": m.decision if m else "rejected",
+            "decision": self.decision,
             "employee_id": m.employee_id if m else None,
             "name": m.name if m else None,
             "similarity": round(m.similarity, 4) if m else None,

@@ -128,7 +128,7 @@ def test_two_devices_push_concurrently_and_every_event_arrives_once(
         for s in syncs:
             drain(s)
             assert s.heartbeat_once() is not None
-            assert s.status()["last_error"] is None
+            assert s.status().last_error is None
 
         total = 0
         for dev, store, prod in zip(devices, stores, producers, strict=True):
@@ -191,7 +191,7 @@ def test_heartbeat_reports_the_current_backlog(
             ).one()
         assert row.outbox_backlog == 0
         assert row.software_version == __version__
-        assert sync.status()["clock_offset_ms"] is not None
+        assert sync.status().clock_offset_ms is not None
     finally:
         sync.close()
         store.close()
@@ -217,7 +217,7 @@ def test_outage_mid_push_buffers_and_recovers_exactly_once(
 
         # -- the link dies while pushes are running and events keep landing ------------------
         proxy.cut()
-        wait_until(lambda: sync.status()["last_error"], 15, "a failed push to be reported")
+        wait_until(lambda: sync.status().last_error, 15, "a failed push to be reported")
         status = sync.status()
         assert status["failures"] >= 1
         assert "127.0.0.1" in status["last_error"] and str(proxy.port) in status["last_error"]
@@ -234,7 +234,7 @@ def test_outage_mid_push_buffers_and_recovers_exactly_once(
 
         # -- the link comes back: the backoff retries and the backlog drains ---------------------
         proxy.restore()
-        wait_until(lambda: sync.status()["last_error"] is None, 30, "push to recover after restore")
+        wait_until(lambda: sync.status().last_error is None, 30, "push to recover after restore")
         assert sync.push_backoff.failures == 0
         assert metrics.registry.get_sample_value("sputnik_sync_last_success_timestamp") > 0
 
@@ -257,7 +257,7 @@ def test_outage_mid_push_buffers_and_recovers_exactly_once(
         assert len(local) == producer.count
         assert len(remote) == len(set(remote))
         assert set(remote) == set(local)
-        assert sync.status()["backlog"] == 0
+        assert sync.status().backlog == 0
     finally:
         producer.stop.set()
         pusher.stop.set()
@@ -280,7 +280,7 @@ def test_unreachable_database_fails_fast_and_keeps_events(
             store.record_event(new_event("door-down", i))
         assert sync.push_once() == 0
         st = sync.status()
-        assert st["backlog"] == 3 and st["failures"] == 1 and "connection refused" in st["last_error"]
+        assert st.backlog == 3 and st.failures == 1 and "connection refused" in st.last_error
         # Within the backoff a scheduled push does not even try; a forced one does.
         assert not sync.push_backoff.ready()
         assert sync.push_once() == 0 and sync.push_backoff.failures == 1
@@ -291,10 +291,10 @@ def test_unreachable_database_fails_fast_and_keeps_events(
         assert sync.push_once(force=True) == 3
         assert store.backlog() == 0
         # The pull and heartbeat failures stand until those succeed too.
-        assert sync.status()["last_error"] and "pulling gallery" in sync.status()["last_error"]
+        assert sync.status().last_error and "pulling gallery" in sync.status().last_error
         assert sync.heartbeat_once() is not None
         assert sync.pull_once(force=True) == 0
-        assert sync.status()["last_error"] is None
+        assert sync.status().last_error is None
     finally:
         sync.close()
         store.close()

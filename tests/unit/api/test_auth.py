@@ -19,9 +19,9 @@ import pytest
 import uvicorn
 
 from sputnik_edge.api import app as api_app
+from sputnik_edge.api import middleware
 from sputnik_edge.config import Settings
-from sputnik_edge.daemon.app import GatewayStats
-from sputnik_edge.daemon.watchdog import ProgressMonitor
+from sputnik_edge.metrics import Metrics
 from tests.support.daemon import free_port
 
 TOKEN = "unit-token-3e9f1c"
@@ -32,27 +32,26 @@ def stub_ctx(tmp: Path, token: str) -> Any:
         storage={"database": str(tmp / "edge.db"), "snapshots_dir": str(tmp / "snaps")},
         http={"api_token": token, "port": 0},
     )
-    monitor = ProgressMonitor()
-    monitor.register("http", max_silence_s=60)
+    # Only what these routes ask of api.context.DeviceContext.
     return SimpleNamespace(
         settings=settings,
         version="0.0.test",
-        monitor=monitor,
-        gateway=GatewayStats(),
+        metrics=Metrics(),
         http_started=lambda: None,
+        http_progress=lambda: None,
     )
 
 
 @pytest.fixture
 def compare_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bytes, bytes]]:
-    """Record every hmac.compare_digest call the API module makes (and still compare)."""
+    """Record every hmac.compare_digest call the API middleware makes (and still compare)."""
     calls: list[tuple[bytes, bytes]] = []
 
     def spy(a: bytes, b: bytes) -> bool:
         calls.append((a, b))
         return hmac.compare_digest(a, b)
 
-    monkeypatch.setattr(api_app, "hmac", SimpleNamespace(compare_digest=spy))
+    monkeypatch.setattr(middleware, "hmac", SimpleNamespace(compare_digest=spy))
     return calls
 
 
@@ -89,8 +88,8 @@ def test_token_is_compared_with_compare_digest(served: str, compare_calls: list[
 
 
 def test_middleware_source_has_no_plain_comparison_with_the_token() -> None:
-    """No ``==``/``!=``/``in`` on the token anywhere in create_app (those leak timing)."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(api_app.create_app)))
+    """No ``==``/``!=``/``in`` on the token anywhere in the auth middleware (those leak timing)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(middleware)))
     for node in ast.walk(tree):
         if isinstance(node, ast.Compare):
             names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}

@@ -115,7 +115,7 @@ def test_push_sends_oldest_first_in_batches_and_marks_sent(tmp_path: Path, store
     assert sync.push_once() == 8
     assert central.batches == [[e.event_id for e in recorded[i : i + 3]] for i in (0, 3, 6)]
     assert store.backlog() == 0
-    assert sync.status()["pushed"] == 8 and sync.status()["last_error"] is None
+    assert sync.status().pushed == 8 and sync.status().last_error is None
     assert sync.metrics.registry.get_sample_value("sputnik_sync_events_pushed_total") == 8
     assert sync.push_once() == 0 and len(central.batches) == 3  # nothing pending, nothing sent
 
@@ -129,7 +129,7 @@ def test_failed_push_marks_nothing_and_backs_off(tmp_path: Path, store: LocalSto
     assert sync.push_once() == 0
     assert store.backlog() == 4 and central.events == {}
     st = sync.status()
-    assert st["last_error"] == central.fail and st["failures"] == 1 and st["backlog"] == 4
+    assert st.last_error == central.fail and st.failures == 1 and st.backlog == 4
     assert "secret" not in str(st)
     assert sync.metrics.registry.get_sample_value("sputnik_outbox_backlog") == 4
     assert sync.metrics.registry.get_sample_value("sputnik_sync_failures_total") == 1
@@ -141,7 +141,7 @@ def test_failed_push_marks_nothing_and_backs_off(tmp_path: Path, store: LocalSto
     assert sorted(tuple(r) for r in rows) == [(0, None)] + [(1, central.fail)] * 3
     central.fail = None
     assert sync.push_once(force=True) == 4
-    assert store.backlog() == 0 and sync.status()["last_error"] is None and sync.push_backoff.failures == 0
+    assert store.backlog() == 0 and sync.status().last_error is None and sync.push_backoff.failures == 0
 
 
 def test_commit_without_answer_is_resent_and_counted_once(tmp_path: Path, store: LocalStore) -> None:
@@ -164,12 +164,12 @@ def test_a_push_of_an_empty_outbox_does_not_hide_a_failing_pull(tmp_path: Path, 
     sync = make_sync(tmp_path, store, central)
     central.fail = "pulling gallery failed: host unreachable"
     assert sync.pull_once() == 0
-    assert sync.status()["last_error"] == central.fail
+    assert sync.status().last_error == central.fail
     central.fail = None
     sync.push_once()  # nothing to push: says nothing about the pull
-    assert sync.status()["last_error"] == "pulling gallery failed: host unreachable"
+    assert sync.status().last_error == "pulling gallery failed: host unreachable"
     sync.pull_once(force=True)
-    assert sync.status()["last_error"] is None
+    assert sync.status().last_error is None
 
 
 def test_latest_standing_error_is_reported(tmp_path: Path, store: LocalStore) -> None:
@@ -197,7 +197,7 @@ def test_heartbeat_reports_backlog_and_gallery_seq(tmp_path: Path, store: LocalS
     [hb] = central.heartbeats
     assert (hb.device_id, hb.outbox_backlog, hb.gallery_seq, hb.model_id) == ("door-u", 1, 42, MODEL)
     assert hb.software_version
-    assert sync.status()["clock_offset_ms"] == 12.5
+    assert sync.status().clock_offset_ms == 12.5
 
 
 # ---- gallery pull --------------------------------------------------------------------------------
