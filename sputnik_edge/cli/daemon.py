@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-
 from sputnik_edge.cli.common import AddCommand, Ctx, UsageError
+from sputnik_edge.health import LOW_DISK_MB, disk_free_mb, disk_low
 
 
 def cmd_run(ctx: Ctx) -> int:
@@ -39,8 +38,8 @@ def cmd_doctor(ctx: Ctx) -> int:
         results.append(("storage", True, f"{s.storage.database}: {store.backlog()} event(s) pending"))
     except Exception as exc:
         results.append(("storage", False, str(exc)))
-    disk = shutil.disk_usage(s.storage.database.parent if s.storage.database.parent.exists() else "/")
-    results.append(("disk", disk.free > 200 * 1024 * 1024, f"{disk.free // (1024 * 1024)} MB free"))
+    free_mb = disk_free_mb(s.storage.database.parent)
+    results.append(("disk", not disk_low(free_mb), f"{free_mb} MB free (at least {LOW_DISK_MB} MB wanted)"))
     for cam in s.cameras:
         try:
             cap = open_capture(

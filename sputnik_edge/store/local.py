@@ -51,6 +51,7 @@ from sputnik_edge.store.tables import (
 
 log = structlog.get_logger(__name__)
 
+
 def _secure_parent(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
 

@@ -83,7 +83,6 @@ state = Table(
 )
 
 
-
 @dataclass(frozen=True, slots=True)
 class EmployeeRecord:
     employee_id: str
