@@ -24,6 +24,7 @@ from sqlalchemy import (
     DateTime,
     Double,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -169,3 +170,112 @@ settings = Table(
 # attendance_daily(employee_id text, day date, first_in timestamp, last_out timestamp, events bigint),
 # day / first_in / last_out are local times in settings.office_timezone.
 ATTENDANCE_DAILY_VIEW = "attendance_daily"
+
+# ---- the office server (sputnik-office), migration 0002 --------------------------------------------
+
+OFFICE_ROLE_CHECK = "role IN ('admin', 'hr', 'viewer')"
+
+office_users = Table(
+    "office_users",
+    metadata,
+    Column("user_id", BigInteger, Identity(), primary_key=True),
+    Column("username", Text, nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),  # argon2id, never the password
+    Column("role", Text, nullable=False),
+    Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("last_login_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint(OFFICE_ROLE_CHECK, name="role"),
+)
+
+# Server-side sessions so that logout and disabling a user end a session at once; the cookie only
+# carries the signed session id.
+office_sessions = Table(
+    "office_sessions",
+    metadata,
+    Column("session_id", Text, primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("office_users.user_id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index(None, "user_id"),
+)
+
+office_api_tokens = Table(
+    "office_api_tokens",
+    metadata,
+    Column("token_id", UUID(as_uuid=False), primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("office_users.user_id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("token_hash", Text, nullable=False, unique=True),  # sha256 of the token, shown once
+    Column("hint", Text, nullable=True),  # the first characters, to tell tokens apart
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+# Every change made through the office: who, when, what, with the request's trace id.
+office_audit = Table(
+    "office_audit",
+    metadata,
+    Column("audit_id", BigInteger, Identity(), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target_type", Text, nullable=True),
+    Column("target_id", Text, nullable=True),
+    Column("details", JSONB, nullable=True),
+    Column("trace_id", Text, nullable=True),
+    Index(None, "at"),
+)
+
+# Weekly schedules per department (scope_key = department) or per employee (scope_key = id):
+# week is a JSON list of 7 entries (Monday first), each null or ["HH:MM", "HH:MM"].
+work_schedules = Table(
+    "work_schedules",
+    metadata,
+    Column("scope", Text, primary_key=True),
+    Column("scope_key", Text, primary_key=True),
+    Column("week", JSONB, nullable=False),
+    Column("grace_minutes", Integer, nullable=False, server_default=text("0")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    CheckConstraint("scope IN ('department', 'employee')", name="scope"),
+)
+
+# HR's corrections: an added check-in/out, or a voided event. Originals are never changed.
+attendance_corrections = Table(
+    "attendance_corrections",
+    metadata,
+    Column("correction_id", UUID(as_uuid=False), primary_key=True),
+    Column("action", Text, nullable=False),
+    Column("event_id", UUID(as_uuid=False), nullable=True),
+    Column("employee_id", Text, nullable=True),
+    Column("punch_kind", Text, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    CheckConstraint(
+        "(action = 'void' AND event_id IS NOT NULL) OR (action = 'add' AND employee_id IS NOT NULL "
+        "AND punch_kind IN ('check_in', 'check_out') AND at IS NOT NULL)",
+        name="shape",
+    ),
+    Index(None, "employee_id", "at"),
+    Index(None, "event_id"),
+)
+
+# Face crops and embeddings of `unknown` events, uploaded by devices that opt in
+# (central.upload_unknown_snapshots); expire after the office's configured days.
+unknown_faces = Table(
+    "unknown_faces",
+    metadata,
+    Column("event_id", UUID(as_uuid=False), primary_key=True),
+    Column("device_id", Text, nullable=False),
+    Column("camera_id", Text, nullable=True),
+    Column("captured_at", DateTime(timezone=True), nullable=False),
+    Column("model_id", Text, nullable=False),
+    Column("embedding", LargeBinary, nullable=False),
+    Column("crop", LargeBinary, nullable=True),  # JPEG
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Index(None, "captured_at"),
+)
