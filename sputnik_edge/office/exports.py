@@ -15,7 +15,7 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -43,6 +43,13 @@ class Table:
     rows: tuple[tuple[CellValue, ...], ...]
     highlighted_rows: frozenset[int] = frozenset()
     alert_cells: frozenset[tuple[int, int]] = frozenset()
+
+    def __post_init__(self) -> None:
+        for i, row in enumerate(self.rows):
+            if len(row) != len(self.headers):
+                raise ValueError(
+                    f"{self.title}: row {i} has {len(row)} cells for {len(self.headers)} headers"
+                )
 
 
 def neutralise_csv_text(text: str) -> str:
@@ -75,6 +82,12 @@ def _xlsx_text(text: str) -> str:
     return ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
 
 
+def _set_text(cell: Any, text: str) -> None:
+    cell.value = _xlsx_text(text)
+    # openpyxl infers a formula from "=..." and an error from "#N/A"; what we write is text.
+    cell.data_type = "s"
+
+
 def _sheet_title(title: str) -> str:
     cleaned = title.translate(_BAD_SHEET_CHARS).strip("'")[:31]
     return cleaned or "Sheet"
@@ -93,20 +106,16 @@ def to_xlsx(tables: Sequence[Table]) -> bytes:
         widths = [len(h) for h in table.headers]
         for col, header in enumerate(table.headers, start=1):
             cell = ws.cell(row=1, column=col)
-            cell.value = _xlsx_text(header)
-            cell.data_type = "s"
+            _set_text(cell, header)
             cell.font = header_font
         for r, row in enumerate(table.rows):
             for c, value in enumerate(row):
                 cell = ws.cell(row=r + 2, column=c + 1)
                 if isinstance(value, str):
-                    cell.value = _xlsx_text(value)
-                    # openpyxl infers a formula from "=" and an error from "#N/A"; a name is text.
-                    cell.data_type = "s"
+                    _set_text(cell, value)
                 elif isinstance(value, datetime) and value.tzinfo is not None:
                     # Excel has no time zones: show the local wall time as text.
-                    cell.value = _plain_text(value)
-                    cell.data_type = "s"
+                    _set_text(cell, _plain_text(value))
                 else:
                     cell.value = value
                     if isinstance(value, date) and not isinstance(value, datetime):
@@ -115,8 +124,7 @@ def to_xlsx(tables: Sequence[Table]) -> bytes:
                     cell.fill = fill
                 if (r, c) in table.alert_cells:
                     cell.font = alert
-                if c < len(widths):
-                    widths[c] = max(widths[c], min(len(_plain_text(value)), 60))
+                widths[c] = max(widths[c], min(len(_plain_text(value)), 60))
         for c, width in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(c)].width = width + 2
         ws.freeze_panes = "A2"
@@ -125,7 +133,7 @@ def to_xlsx(tables: Sequence[Table]) -> bytes:
     return buf.getvalue()
 
 
-# Column headers per language; the keys fix the column order.
+# Column headers per language, in the order _day_cells and _total_cells fill them.
 DAY_HEADERS: Mapping[Lang, tuple[str, ...]] = {
     "en": (
         "Employee ID", "Name", "Department", "Date", "Weekday", "Scheduled start", "Scheduled end",

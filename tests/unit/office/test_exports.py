@@ -223,3 +223,8 @@ def test_timezone_shown_is_local() -> None:
     # 06:12 UTC is 09:12 in Moscow: the export shows the office's wall clock.
     ts = sheet([ev("check_in", datetime(2024, 6, 3, 6, 12, tzinfo=UTC))])
     assert read_csv(timesheet_csv(ts))[1][7] == "2024-06-03 09:12"
+
+
+def test_table_rows_must_match_headers() -> None:
+    with pytest.raises(ValueError, match="row 0 has 1 cells for 2 headers"):
+        Table("T", ("a", "b"), (("only one",),))
