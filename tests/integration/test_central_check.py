@@ -75,13 +75,15 @@ def test_check_reports_role_failure(central_url: str) -> None:
 
 
 def test_check_reports_outdated_and_unknown_schema(central_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sputnik_edge.central.store as store_mod
+    import sputnik_edge.central.connection as connection_mod
+    from sputnik_edge.central.migrate import head_revision
 
-    monkeypatch.setattr(store_mod, "head_revision", lambda: "0002")
-    monkeypatch.setattr(store_mod, "known_revisions", lambda: {"0001", "0002"})
+    at = head_revision()  # where the fixture's database is; pretend this version needs a later one
+    monkeypatch.setattr(connection_mod, "head_revision", lambda: "9999")
+    monkeypatch.setattr(connection_mod, "known_revisions", lambda: {at, "9999"})
     message = check_message(with_password(central_url))
-    assert "out of date" in message and "0001" in message and "sputnik-edge db upgrade" in message
-    monkeypatch.setattr(store_mod, "known_revisions", lambda: {"0002"})
+    assert "out of date" in message and at in message and "sputnik-edge db upgrade" in message
+    monkeypatch.setattr(connection_mod, "known_revisions", lambda: {"9999"})
     assert "unknown to this version" in check_message(with_password(central_url))
 
 

@@ -219,8 +219,8 @@ def test_outage_mid_push_buffers_and_recovers_exactly_once(
         proxy.cut()
         wait_until(lambda: sync.status().last_error, 15, "a failed push to be reported")
         status = sync.status()
-        assert status["failures"] >= 1
-        assert "127.0.0.1" in status["last_error"] and str(proxy.port) in status["last_error"]
+        assert status.failures >= 1
+        assert "127.0.0.1" in status.last_error and str(proxy.port) in status.last_error
         backlog_at_failure = store.backlog()
         pushed_at_failure = sync.pushed_total
         time.sleep(1.0)
