@@ -154,6 +154,9 @@ class CentralSection(StrictModel):
     connect_timeout_s: float = Field(default=5, gt=0, le=120)
     office_timezone: str = "UTC"
     store_photos: bool = False  # keep enrolment photos centrally so templates can be recomputed
+    # Send the face crop and embedding of `unknown` events with the push, so the office can group
+    # unknown visitors and enrol them. Biometric data of people who are not employees: off by default.
+    upload_unknown_snapshots: bool = False
 
     @property
     def enabled(self) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sputnik_edge.recognition.types import MatchResult
-from sputnik_edge.vision.types import ImageArray
+from sputnik_edge.vision.types import FloatArray, ImageArray
 
 Box = tuple[float, float, float, float]
 
@@ -46,6 +46,7 @@ class Track:
     decided: bool = False  # an event was emitted (or suppressed by cooldown) for this track
     snapshot: ImageArray | None = None  # best face crop so far, for unknown/low-confidence events
     snapshot_quality: float = -1.0
+    best_embedding: FloatArray | None = None  # of the best-quality embedded frame (unknown uploads)
     first_frame_mono: float = 0.0
 
     def votes(self) -> Counter[str]:

@@ -12,22 +12,44 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from sputnik_edge.attendance.types import EVENT_KINDS, AttendanceEvent
 from sputnik_edge.central.connection import CentralConnection, as_utc, require_text, require_uuid
-from sputnik_edge.central.schema import (
-    attendance_events,
-    employees,
-    erasures,
-)
+from sputnik_edge.central.schema import attendance_events, employees, erasures, unknown_faces
+from sputnik_edge.store.event_faces import EventFace
 
 log = structlog.get_logger(__name__)
 
 _PUSH_PAGE = 1000
 
 
+def unknown_face_rows(events: Sequence[AttendanceEvent], faces: Sequence[EventFace]) -> list[dict[str, Any]]:
+    """Rows for ``unknown_faces``: only for `unknown` events of the batch (never a named person)."""
+    by_id = {ev.event_id: ev for ev in events if ev.kind == "unknown"}
+    rows = []
+    for face in faces:
+        ev = by_id.get(face.event_id)
+        if ev is None or not face.embedding or len(face.embedding) % 4:
+            continue
+        rows.append(
+            {
+                "event_id": ev.event_id,
+                "device_id": ev.device_id,
+                "camera_id": ev.camera_id,
+                "captured_at": as_utc(ev.captured_at),
+                "model_id": face.model_id,
+                "embedding": face.embedding,
+                "crop": face.crop,
+            }
+        )
+    return rows
+
+
 class PushOps(CentralConnection):
     # -- events -----------------------------------------------------------------------------------
 
-    def push_events(self, events: Sequence[AttendanceEvent]) -> int:
+    def push_events(self, events: Sequence[AttendanceEvent], faces: Sequence[EventFace] = ()) -> int:
         """Insert events in one transaction, in the given order; returns how many were new.
+
+        ``faces``: crops and embeddings of this batch's `unknown` events (devices that opt in with
+        ``central.upload_unknown_snapshots``), stored in ``unknown_faces`` in the same transaction.
 
         Idempotent on ``event_id``: events already present are skipped, so a retried batch is safe.
         Events of an erased employee captured before the erasure (or while they are not re-enrolled)
@@ -64,12 +86,21 @@ class PushOps(CentralConnection):
             .returning(attendance_events.c.event_id)
         )
 
+        face_rows = unknown_face_rows(events, faces)
+
         def run(conn: Connection) -> int:
             self._anonymise_erased(conn, rows)
             inserted = 0
             for start in range(0, len(rows), _PUSH_PAGE):
                 # executemany + RETURNING: SQLAlchemy sends multi-row VALUES pages, in order.
                 inserted += len(conn.execute(stmt, rows[start : start + _PUSH_PAGE]).all())
+            if face_rows:
+                conn.execute(
+                    pg_insert(unknown_faces).on_conflict_do_nothing(
+                        index_elements=[unknown_faces.c.event_id]
+                    ),
+                    face_rows,
+                )
             return inserted
 
         inserted = self._transaction("pushing events", run)

@@ -96,13 +96,16 @@ class CentralSync:
                 batch = self.local.pending(self.batch_size)
                 if not batch:
                     break
+                unknown = [e.event_id for e in batch if e.kind == "unknown"]
+                faces = self.local.faces.for_events(unknown)
                 try:
-                    inserted += self.central.push_events(batch)
+                    inserted += self.central.push_events(batch, faces)
                 except CentralError as exc:
                     self._push_failed(batch, str(exc))
                     return inserted
                 # Only now, after the central commit: a crash before this line re-sends the batch.
                 self.local.mark_synced(e.event_id for e in batch)
+                self.local.faces.delete(f.event_id for f in faces)
                 pushed_batches += 1
                 self.metrics.sync_pushed.inc(len(batch))
                 self.pushed_total += len(batch)

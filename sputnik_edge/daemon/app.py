@@ -77,7 +77,11 @@ class EdgeApp:
             self.recognizer,
             self.policy,
             self.store,
-            SnapshotSettings(settings.storage.save_snapshots, settings.storage.snapshots_dir),
+            SnapshotSettings(
+                settings.storage.save_snapshots,
+                settings.storage.snapshots_dir,
+                upload_unknowns=settings.central.enabled and settings.central.upload_unknown_snapshots,
+            ),
             self.metrics,
         )
 
@@ -323,6 +327,11 @@ class EdgeApp:
         )
         if removed:
             log.info("snapshots_removed", count=removed)
+        # Unknown faces not yet uploaded (central away) expire like the snapshots.
+        ttl = timedelta(days=self.settings.storage.snapshot_ttl_days)
+        faces = self.store.faces.prune(datetime.now(UTC) - ttl)
+        if faces:
+            log.info("unknown_faces_expired", count=faces)
         return removed
 
     def prune_events(self) -> int:

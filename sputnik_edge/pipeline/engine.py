@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cv2
 import numpy as np
 import structlog
 
@@ -22,7 +23,7 @@ from sputnik_edge.recognition.recognizer import FaceCandidate, Recognizer
 from sputnik_edge.recognition.types import FaceResult
 from sputnik_edge.store.local import LocalStore
 from sputnik_edge.store.snapshots import save_snapshot
-from sputnik_edge.vision.types import ImageArray
+from sputnik_edge.vision.types import FloatArray, ImageArray
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +32,7 @@ log = structlog.get_logger(__name__)
 class SnapshotSettings:
     enabled: bool
     directory: Path
+    upload_unknowns: bool = False  # keep crop + embedding of unknown events for the central push
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,13 @@ class FrameOutcome:
     faces: list[FaceResult]
     events: list[AttendanceEvent] = field(default_factory=list)
     embedded: int = 0
+
+
+def encode_jpeg(image: ImageArray | None) -> bytes | None:
+    if image is None:
+        return None
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return buf.tobytes() if ok else None
 
 
 def face_crop(image: ImageArray, bbox: tuple[float, float, float, float], scale: float = 1.6) -> ImageArray:
@@ -107,6 +116,8 @@ class AttendanceEngine:
             for (cand, track), emb, match in zip(to_embed, embeddings, matches, strict=True):
                 m.decisions.labels(match.decision).inc()
                 track.embeds += 1
+                if cand.quality.score > track.best_quality:
+                    track.best_embedding = emb
                 track.best_quality = max(track.best_quality, cand.quality.score)
                 faces[id(cand)] = FaceResult(cand.detection, cand.quality, emb, match)
                 ev = self.policy.observe(track, match, camera, wall, trace_id=trace_id)
@@ -129,8 +140,9 @@ class AttendanceEngine:
         for track in ended:
             ev = self.policy.track_ended(track, camera, wall, trace_id=trace_id)
             if ev is not None:
-                out.append(self.commit(ev, track.snapshot))
+                out.append(self.commit(ev, track.snapshot, track.best_embedding))
             track.snapshot = None
+            track.best_embedding = None
         return out
 
     def tick(self, camera: CameraInfo, tracker: IouTracker) -> list[AttendanceEvent]:
@@ -167,7 +179,7 @@ class AttendanceEngine:
             if ev is None and not track.decided:
                 ev = self.policy.track_ended(track, camera, wall, min_frames=1, trace_id=trace_id)
                 if ev is not None:
-                    events.append(self.commit(ev, face_crop(image, face.detection.bbox)))
+                    events.append(self.commit(ev, face_crop(image, face.detection.bbox), face.embedding))
                 continue
             if ev is not None:
                 events.append(self.commit(ev, None))
@@ -178,13 +190,17 @@ class AttendanceEngine:
 
     # ---- outbox --------------------------------------------------------------------------------
 
-    def commit(self, ev: AttendanceEvent, snapshot: ImageArray | None) -> AttendanceEvent:
+    def commit(
+        self, ev: AttendanceEvent, snapshot: ImageArray | None, embedding: FloatArray | None = None
+    ) -> AttendanceEvent:
         stored = self.store.record_event(ev)  # durable before anything else happens to it
         self.metrics.events.labels(ev.kind).inc()
         if snapshot is not None and self.snapshots.enabled:
             rel = save_snapshot(self.snapshots.directory, ev.event_id, snapshot, ev.captured_at)
             if rel is not None:
                 self.store.set_snapshot(ev.event_id, rel)
+        if ev.kind == "unknown" and self.snapshots.upload_unknowns and embedding is not None:
+            self.store.faces.save(ev.event_id, self.recognizer.model_id, embedding, encode_jpeg(snapshot))
         log.info(
             "attendance_event",
             event_id=ev.event_id,

@@ -33,6 +33,7 @@ from sqlalchemy.exc import DatabaseError
 from sputnik_edge.attendance.types import AttendanceEvent
 from sputnik_edge.recognition.gallery import EMBEDDING_DIM, Gallery
 from sputnik_edge.store.errors import StoreError, is_corruption
+from sputnik_edge.store.event_faces import EventFaceStore
 from sputnik_edge.store.inspect import corrupt_error
 from sputnik_edge.store.tables import (
     EmployeeRecord,
@@ -118,6 +119,7 @@ class LocalStore:
             if p.exists():
                 p.chmod(0o600)
         self._write_lock = threading.Lock()
+        self.faces = EventFaceStore(self.engine, self._write_lock)
         self._seq = max(int(seq), int(floor) if floor and str(floor).isdigit() else 0)
 
     def close(self) -> None:

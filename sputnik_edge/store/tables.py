@@ -75,6 +75,18 @@ events = Table(
     Index("ix_events_captured", "captured_at"),
 )
 
+# Face crop and embedding of an `unknown` event, kept only when central.upload_unknown_snapshots is
+# on, until the push delivered them (or the snapshot TTL ran out). Deleted with their event.
+event_faces = Table(
+    "event_faces",
+    metadata,
+    Column("event_id", String, ForeignKey("events.event_id", ondelete="CASCADE"), primary_key=True),
+    Column("model_id", String, nullable=False),
+    Column("embedding", LargeBinary, nullable=False),
+    Column("crop", LargeBinary),  # JPEG
+    Column("created_at", String, nullable=False),
+)
+
 state = Table(
     "sync_state",
     metadata,

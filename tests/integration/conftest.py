@@ -99,12 +99,10 @@ def central_engine(central_db_url: str) -> Iterator[Engine]:
 def reset_central(engine: Engine) -> None:
     """Empty every central table and restart change_seq: cheaper than a new database per test."""
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "TRUNCATE employees, face_templates, face_photos, erasures, devices, attendance_events, "
-                "settings"
-            )
-        )
+        from sputnik_edge.central.schema import metadata
+
+        # Every table of the schema, so a table added by a migration is emptied too.
+        conn.execute(text("TRUNCATE " + ", ".join(t.name for t in metadata.sorted_tables)))
         conn.execute(text("INSERT INTO settings (key, value) VALUES ('office_timezone', 'UTC')"))
         conn.execute(text("ALTER SEQUENCE change_seq_seq RESTART"))
 

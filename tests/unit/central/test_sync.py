@@ -45,7 +45,7 @@ class FakeCentral:
         self.deltas: list[GalleryDelta] = []
         self.heartbeats: list[DeviceHeartbeat] = []
 
-    def push_events(self, events: Sequence[AttendanceEvent]) -> int:
+    def push_events(self, events: Sequence[AttendanceEvent], faces: Sequence[object] = ()) -> int:
         if self.fail and not self.fail_after_commit:
             raise CentralError(self.fail)
         self.batches.append([e.event_id for e in events])
