@@ -173,6 +173,7 @@ class HttpSection(StrictModel):
     max_pixels: int = Field(default=16_000_000, ge=10_000)  # gateway images; refused from the header
     rate_limit_per_minute: int = Field(default=120, ge=0)  # per client on the gateway; 0 = off
     static_path: Path | None = None
+    ui_language: Literal["auto", "en", "ru"] = "auto"  # the status page; auto: the browser's language
 
     @model_validator(mode="after")
     def _token_when_exposed(self) -> HttpSection:

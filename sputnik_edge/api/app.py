@@ -17,7 +17,8 @@ from sputnik_edge.api.context import DeviceContext
 from sputnik_edge.api.errors import ERROR_RESPONSES, install_error_handlers
 from sputnik_edge.api.middleware import BodyLimit, install_trace_and_auth
 from sputnik_edge.api.ratelimit import RateLimiter
-from sputnik_edge.api.routes import events, gateway, health
+from sputnik_edge.api.routes import cameras, events, gateway, health, pages
+from sputnik_edge.web.pages import STATIC_URL, static_files
 
 log = structlog.get_logger(__name__)
 
@@ -66,11 +67,15 @@ def create_app(ctx: DeviceContext) -> FastAPI:
     install_trace_and_auth(
         app,
         token=settings.http.api_token.get_secret_value(),
+        # The page and its scripts hold no data: the browser must load them to ask for the token.
+        open_paths=frozenset({"/health", "/"}),
+        open_prefixes=("/ui/static/",),
         max_body=max_upload + MULTIPART_SLACK,
         max_upload=max_upload,
         on_request=ctx.http_progress,
     )
     install_error_handlers(app, "internal error; see the device log with this trace id")
-    for module in (health, events, gateway):
+    for module in (health, events, gateway, cameras, pages):
         app.include_router(module.router)
+    app.mount(STATIC_URL, static_files(), name="ui-static")
     return app

@@ -16,6 +16,7 @@ from sputnik_edge.config import Settings
 from sputnik_edge.health import HealthReport
 from sputnik_edge.metrics import Metrics
 from sputnik_edge.pipeline.engine import FrameOutcome
+from sputnik_edge.pipeline.preview import CameraHints, LatestFrame
 from sputnik_edge.store.tables import StoredEvent
 from sputnik_edge.vision.types import ImageArray
 
@@ -32,6 +33,13 @@ class CameraInfoOut:
     id: str
     source: str  # credentials replaced by ***
     direction: str
+
+
+@dataclass(frozen=True, slots=True)
+class CameraView:
+    camera_id: str
+    latest: LatestFrame | None  # the newest processed frame, in memory only
+    hints: CameraHints
 
 
 class DeviceContext(Protocol):
@@ -51,6 +59,8 @@ class DeviceContext(Protocol):
     def camera_list(self) -> list[CameraInfoOut]: ...
 
     def uptime_s(self) -> float: ...
+
+    def camera_view(self, camera_id: str) -> CameraView | None: ...
 
     def recent_events(self, since: datetime | None, limit: int) -> list[StoredEvent]: ...
 

@@ -69,6 +69,7 @@ def install_trace_and_auth(
     max_body: int,
     max_upload: int,
     open_paths: frozenset[str] = frozenset({"/health"}),
+    open_prefixes: tuple[str, ...] = (),
     on_request: Callable[[], None] = lambda: None,
 ) -> None:
     """Every answer gets ``X-Trace-ID``; with a token, every path but ``open_paths`` needs it;
@@ -86,6 +87,7 @@ def install_trace_and_auth(
             if (
                 token
                 and request.url.path not in open_paths
+                and not any(request.url.path.startswith(prefix) for prefix in open_prefixes)
                 and request.method != "OPTIONS"
                 and not bearer_matches(request, token)
             ):

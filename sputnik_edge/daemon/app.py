@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from sputnik_edge import __version__
-from sputnik_edge.api.context import CameraInfoOut, GalleryInfo
+from sputnik_edge.api.context import CameraInfoOut, CameraView, GalleryInfo
 from sputnik_edge.attendance.policy import AttendancePolicy, CameraInfo, PolicyConfig
 from sputnik_edge.attendance.tracker import IouTracker
 from sputnik_edge.capture.thread import CaptureThread
@@ -27,6 +27,7 @@ from sputnik_edge.health import CameraHealth, HealthReport, build_health, disk_f
 from sputnik_edge.logging import clear_context
 from sputnik_edge.metrics import Metrics
 from sputnik_edge.pipeline.engine import AttendanceEngine, FrameOutcome, SnapshotSettings
+from sputnik_edge.pipeline.preview import camera_hints
 from sputnik_edge.pipeline.worker import CameraWorker
 from sputnik_edge.recognition.recognizer import Recognizer
 from sputnik_edge.redaction import redact_url
@@ -254,6 +255,15 @@ class EdgeApp:
 
     def recent_events(self, since: datetime | None, limit: int) -> list[StoredEvent]:
         return self.store.list_events(since=since, limit=limit)
+
+    def camera_view(self, camera_id: str) -> CameraView | None:
+        """Hints and the live preview of a configured camera (None: no such camera)."""
+        if camera_id not in self.cameras:
+            return None
+        worker = self.workers.get(camera_id)
+        if worker is None:
+            return CameraView(camera_id, None, camera_hints([]))
+        return CameraView(camera_id, worker.preview.latest(), worker.preview.hints())
 
     def process_snapshot(self, camera_id: str, image: ImageArray, trace_id: str) -> FrameOutcome:
         cam = self.cameras.get(camera_id)

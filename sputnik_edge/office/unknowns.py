@@ -171,4 +171,3 @@ class UnknownsService:
             return int(
                 conn.execute(delete(unknown_faces).where(unknown_faces.c.captured_at < cutoff)).rowcount
             )
-

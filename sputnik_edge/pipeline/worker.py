@@ -14,6 +14,7 @@ from sputnik_edge.attendance.tracker import IouTracker
 from sputnik_edge.capture.thread import CaptureThread
 from sputnik_edge.logging import bind_context
 from sputnik_edge.pipeline.engine import AttendanceEngine
+from sputnik_edge.pipeline.preview import PreviewSlot
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +44,7 @@ class CameraWorker(threading.Thread):
         self.last_error: str | None = None
         self._last_seq = 0
         self._done: deque[float] = deque(maxlen=60)  # monotonic end times of recent frames
+        self.preview = PreviewSlot()
 
     @property
     def fps_processed(self) -> float:
@@ -70,7 +72,10 @@ class CameraWorker(threading.Thread):
                         self.engine.tick(self.camera, self.tracker)
                     continue
                 self._last_seq = frame.seq
-                self.engine.process_frame(self.camera, self.tracker, frame.image, frame.wall_time, frame.mono)
+                out = self.engine.process_frame(
+                    self.camera, self.tracker, frame.image, frame.wall_time, frame.mono
+                )
+                self.preview.update(frame.image, out.faces, frame.wall_time)
                 self.frames += 1
                 self._done.append(time.monotonic())
                 self.last_error = None

@@ -82,9 +82,7 @@ def load_manifest(models_dir: Path) -> dict[str, ModelSpec]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise ModelError(
-            f"model manifest {path} not found (run `sputnik-edge prepare-models`)"
-        ) from exc
+        raise ModelError(f"model manifest {path} not found (run `sputnik-edge prepare-models`)") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ModelError(f"model manifest {path} is not valid TOML: {exc}") from exc
     tables = data.get("model")

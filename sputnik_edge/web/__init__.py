@@ -1,0 +1,1 @@
+"""Web pages of the device and the office: templates, static files, translations."""
