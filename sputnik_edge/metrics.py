@@ -52,3 +52,6 @@ class Metrics:
             "sputnik_gateway_snapshots", "Gateway snapshot requests", ["result"], registry=r
         )
         self.job_failures = Counter("sputnik_job_failures", "Scheduled job failures", ["job"], registry=r)
+        self.disk_free = Gauge(
+            "sputnik_disk_free_bytes", "Free space on the file system of the local store", registry=r
+        )

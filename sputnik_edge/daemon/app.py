@@ -354,6 +354,7 @@ class EdgeApp:
 
     def refresh_metrics(self) -> None:
         self.metrics.outbox_backlog.set(self.store.backlog())
+        self.metrics.disk_free.set(disk_free_mb(self.settings.storage.database.parent) * 1024 * 1024)
         for cam_id, cap in self.captures.items():
             st = cap.status()
             self.metrics.reconnects.labels(cam_id).set(st.reconnects)
