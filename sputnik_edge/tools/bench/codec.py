@@ -113,9 +113,10 @@ def _load(tp: Any, data: Any, path: str) -> Any:
 
 
 def _load_scalar(tp: Any, data: Any, path: str) -> Any:
-    # bool is an int in Python, never in a bench file.
+    # bool is an int in Python, never in a bench file. An int stays an int where a float is
+    # expected (a float field may hold one), so a file reads and writes back unchanged.
     if tp is float and isinstance(data, int | float) and not isinstance(data, bool):
-        return float(data)
+        return data
     if tp is int and isinstance(data, int) and not isinstance(data, bool):
         return data
     if tp in (str, bool) and type(data) is tp:

@@ -20,9 +20,8 @@ from sputnik_edge.tools.bench.results import (
     DetectorSize,
     DetectorsResult,
     DetectorTiming,
-    ratio,
-    stats_ms,
 )
+from sputnik_edge.tools.bench.stats import ratio, stats_ms
 from sputnik_edge.tools.eval import Pair, evaluate_pairs, read_pairs
 from sputnik_edge.vision.types import ImageArray
 

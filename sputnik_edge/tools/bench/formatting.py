@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sputnik_edge.tools.bench.results import Stats, Target
+from sputnik_edge.tools.bench.results import Target
+from sputnik_edge.tools.bench.stats import Stats
 
 MISSING = "-"
 
@@ -24,21 +25,21 @@ def pct(fraction: float, nd: int = 2) -> str:
 
 
 def times_x(v: float | None, nd: int = 2) -> str:
-    return f"{num(v, nd)}x"
+    return f"{num(v, nd, grouped=True)}x"
 
 
 def ms_cells(
-    stats: Stats, keys: tuple[str, ...] = ("median_ms", "p95_ms"), nd: int = 1, sep: str = " / "
+    stats: Stats,
+    keys: tuple[str, ...] = ("median_ms", "p95_ms"),
+    nd: int = 1,
+    sep: str = " / ",
+    zero: bool = False,
 ) -> str:
-    """``median / p95`` (or the given statistics) of a distribution, ``-`` when it has no samples."""
+    """``median / p95`` (or the given statistics) of a distribution; without samples ``-``, or
+    zeros where a table shows them so."""
     if not stats.n:
-        return MISSING
-    return sep.join(num(_get(stats, k), nd) for k in keys)
-
-
-def _get(stats: Stats, key: str) -> float | None:
-    value = getattr(stats, key)
-    return None if value is None else float(value)
+        return sep.join(num(0.0, nd) for _ in keys) if zero else MISSING
+    return sep.join(num(float(getattr(stats, k)), nd) for k in keys)
 
 
 def target_value(t: Target) -> str:

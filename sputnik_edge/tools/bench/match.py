@@ -14,14 +14,8 @@ import numpy as np
 from sputnik_edge.recognition.gallery import EMBEDDING_DIM, Gallery, Thresholds, l2_normalise
 from sputnik_edge.tools.bench.codec import from_json
 from sputnik_edge.tools.bench.context import BenchContext, progress
-from sputnik_edge.tools.bench.results import (
-    MatchBatch,
-    MatchBreakdown,
-    MatchResult,
-    MatchSize,
-    MatchSizes,
-    stats_ms,
-)
+from sputnik_edge.tools.bench.results import MatchBatch, MatchBreakdown, MatchResult, MatchSize, MatchSizes
+from sputnik_edge.tools.bench.stats import stats_ms
 
 SIZES = (1_000, 10_000, 100_000)
 TEMPLATES_PER_EMPLOYEE = 2

@@ -13,7 +13,8 @@ from sputnik_edge.attendance.types import AttendanceEvent, new_event_id
 from sputnik_edge.store.local import LocalStore
 from sputnik_edge.tools.bench.context import BenchContext
 from sputnik_edge.tools.bench.machine import fs_type
-from sputnik_edge.tools.bench.results import OutboxResult, stats_ms
+from sputnik_edge.tools.bench.results import OutboxResult
+from sputnik_edge.tools.bench.stats import stats_ms
 
 
 def bench_outbox(ctx: BenchContext) -> OutboxResult:

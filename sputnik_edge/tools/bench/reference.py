@@ -18,9 +18,8 @@ from sputnik_edge.tools.bench.results import (
     ReferenceImage,
     ReferenceResult,
     ReferenceSummary,
-    ratio,
-    stats_ms,
 )
+from sputnik_edge.tools.bench.stats import ratio, stats_ms
 from sputnik_edge.tools.reference import ReferencePipeline
 from sputnik_edge.vision.imageio import decode_image
 from sputnik_edge.vision.onnx import create_session

@@ -35,8 +35,8 @@ from sputnik_edge.tools.bench.results import (
     StageResolution,
     StagesResult,
     StageTiming,
-    stats_ms,
 )
+from sputnik_edge.tools.bench.stats import stats_ms
 from sputnik_edge.vision.imageio import decode_image
 from sputnik_edge.vision.types import Detection, FloatArray, ImageArray, Quality
 

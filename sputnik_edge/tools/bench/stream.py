@@ -28,13 +28,8 @@ from sputnik_edge.pipeline.engine import AttendanceEngine, FrameOutcome
 from sputnik_edge.store.local import LocalStore
 from sputnik_edge.tools.bench.context import CLIP, BenchContext, progress
 from sputnik_edge.tools.bench.machine import RssSampler
-from sputnik_edge.tools.bench.results import (
-    StreamAttendance,
-    StreamResult,
-    StreamRun,
-    StreamSamples,
-    stats_ms,
-)
+from sputnik_edge.tools.bench.results import StreamAttendance, StreamResult, StreamRun, StreamSamples
+from sputnik_edge.tools.bench.stats import stats_ms
 from sputnik_edge.vision.types import ImageArray
 
 # Many events instead of one check-in per 5 minutes: no cooldown, tracks end quickly.
