@@ -21,8 +21,7 @@ if TYPE_CHECKING:
 SECTIONS = ("stages", "reference", "stream", "match", "memory", "outbox", "central", "detectors")
 RESOLUTIONS = ((640, 360), (1280, 720), (1920, 1080))
 CLIP = "video/short_hamilton_clip.mp4"
-# The identity's first photo in labels.csv is a poor enrolment photo; this one is what a person
-# would be enrolled from.
+# Tried first for that identity; then its photos in labels.csv order until one enrols.
 ENROL_PHOTO = {"lin_manuel_miranda": "images/lin_manuel_miranda/lin-manuel-miranda.png"}
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sputnik_edge.tools.bench.report import build_markdown
+from sputnik_edge.tools.bench.report import build_markdown, main
 from sputnik_edge.tools.bench.results import BenchResult
 from tests.conftest import REPO_ROOT
 
@@ -47,21 +47,9 @@ def test_script_writes_markdown_and_plots(tmp_path: Path) -> None:
     ]
 
 
-def test_script_refuses_a_file_of_another_shape(tmp_path: Path) -> None:
+def test_report_refuses_a_file_of_another_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bench.json"
     bad.write_text('{"schema": 1}')
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "scripts" / "bench_report.py"),
-            str(bad),
-            "--md",
-            str(tmp_path / "x.md"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 2 and "missing key" in done.stderr
+    assert main([str(bad), "--md", str(tmp_path / "x.md"), "--plots", str(tmp_path)]) == 2
+    assert "missing key" in capsys.readouterr().err
     assert not (tmp_path / "x.md").exists()
