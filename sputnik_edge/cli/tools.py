@@ -129,16 +129,16 @@ def cmd_bench(ctx: Ctx) -> int:
         result = bench.run_bench(ctx.settings, opts)
     except bench.BenchError as exc:
         raise UsageError(str(exc)) from None
+    data = result.to_json()
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+        (out / "bench.json").write_text(json.dumps(data, indent=2) + "\n")
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(data))
     else:
         print(bench.format_report(result))
-    failed = [k for k, v in result["errors"].items() if not str(v).startswith("skipped")]
-    return EXIT_FAIL if failed else 0
+    return EXIT_FAIL if result.failed_sections() else EXIT_OK
 
 
 def register(add: AddCommand) -> None:

@@ -1,78 +1,33 @@
 """Central database benchmarks behind ``sputnik-edge bench``: event push rate and gallery pull time.
 
-Each benchmark works in a throw-away database it creates next to the one named by ``url`` (via the
-server's ``postgres`` database) and drops afterwards. Without the CREATEDB privilege it falls back to
-a temporary schema inside the given database, selected through the connection's search_path.
+Each benchmark works in a throw-away database next to the one named by ``url`` (or, without the
+CREATEDB privilege, a scratch schema inside it): ``sputnik_edge.tools.scratch_db``. The results are
+the JSON records of bench.json's ``central`` section (``bench.results.CentralPush`` / ``CentralPull``
+type them).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import structlog
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 from sputnik_edge.attendance.types import EVENT_KINDS, AttendanceEvent
-from sputnik_edge.central.errors import CentralError, describe_db_error, normalise_url
-from sputnik_edge.central.migrate import upgrade
+from sputnik_edge.central import CentralError, CentralStore, upgrade
 from sputnik_edge.central.schema import employees, face_templates
-from sputnik_edge.central.store import CentralStore
+from sputnik_edge.tools.scratch_db import scratch_database
 
 log = structlog.get_logger(__name__)
 
-_INSUFFICIENT_PRIVILEGE = "42501"
 BENCH_MODEL_ID = "bench-model"
-
-
-@contextmanager
-def temporary_database(url: str) -> Iterator[str]:
-    """Yield the URL of an empty scratch database (or schema) on ``url``'s server; drop it after."""
-    base = normalise_url(url)
-    name = f"sputnik_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except DBAPIError as exc:
-        admin.dispose()
-        if getattr(exc.orig, "pgcode", None) != _INSUFFICIENT_PRIVILEGE:
-            raise CentralError(f"cannot create a benchmark database: {describe_db_error(exc)}") from None
-        log.info("bench_schema_fallback", reason="no CREATEDB privilege", schema=name)
-        with _temporary_schema(url, name) as schema_url:
-            yield schema_url
-        return
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@contextmanager
-def _temporary_schema(url: str, name: str) -> Iterator[str]:
-    base = normalise_url(url)
-    engine = create_engine(base, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{name}"'))
-        # libpq passes "options" to the server, so every connection of the benchmark (alembic's
-        # and the store's) resolves unqualified names in the scratch schema.
-        yield base.update_query_dict({"options": f"-csearch_path={name}"}).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-        engine.dispose()
+# Scratch databases are named sputnik_bench_<hex>: easy to spot (and drop) if a run is killed.
+SCRATCH_PREFIX = "sputnik_bench"
 
 
 def _events(n: int, device_id: str) -> list[AttendanceEvent]:
@@ -101,7 +56,7 @@ def bench_push(url: str, n: int = 20000, batch: int = 500) -> dict[str, Any]:
     if n <= 0 or batch <= 0:
         raise ValueError(f"n and batch must be positive, got n={n}, batch={batch}")
     events = _events(n, device_id="bench-device")
-    with temporary_database(url) as db_url:
+    with scratch_database(url, SCRATCH_PREFIX, schema_fallback=True) as db_url:
         upgrade(db_url)
         with CentralStore(db_url) as store:
             store.check()  # opens the pooled connection so connecting is not timed
@@ -136,7 +91,7 @@ def bench_pull(url: str, n_employees: int = 10000) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((n_employees, 128)).astype("<f4")
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    with temporary_database(url) as db_url:
+    with scratch_database(url, SCRATCH_PREFIX, schema_fallback=True) as db_url:
         upgrade(db_url)
         t0 = time.perf_counter()
         seed = create_engine(db_url, poolclass=NullPool)

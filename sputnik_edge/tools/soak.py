@@ -7,11 +7,6 @@ descriptors sampled, so leaks show as a slope.
 
 from __future__ import annotations
 
-import json
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -20,86 +15,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+# The tools extra, imported here so that `soak` and `loadtest` without it stop at load_tool with
+# one line naming the extra instead of failing half-way through a run.
+import matplotlib
 import numpy as np
+import psutil
 
+from sputnik_edge.tools.daemon_process import DaemonProcess
+from sputnik_edge.tools.paths import dev_people
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _write_toml(path: Path, data: dict[str, Any]) -> None:
-    lines: list[str] = []
-    tables: list[tuple[str, dict[str, Any]]] = []
-    for key, value in data.items():
-        if isinstance(value, dict):
-            tables.append((key, value))
-        elif isinstance(value, list):
-            for item in value:
-                lines.append(f"[[{key}]]")
-                lines += [f"{k} = {json.dumps(v)}" for k, v in item.items()]
-    for name, table in tables:
-        lines.append(f"[{name}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
-    path.write_text("\n".join(lines) + "\n")
-
-
-class DaemonProcess:
-    """`sputnik-edge run` in a subprocess with its own config and state in a temp folder."""
-
-    def __init__(self, workdir: Path, cameras: list[dict[str, Any]], **sections: dict[str, Any]) -> None:
-        self.port = _free_port()
-        self.workdir = workdir
-        cfg: dict[str, Any] = {
-            "device": {"id": "bench"},
-            "storage": {"database": str(workdir / "edge.db"), "snapshots_dir": str(workdir / "snaps")},
-            "http": {"port": self.port, "rate_limit_per_minute": 0},
-            "logging": {"format": "json", "level": "WARNING"},
-            "cameras": cameras,
-        }
-        for name, values in sections.items():
-            cfg.setdefault(name, {}).update(values)
-        self.config = workdir / "config.toml"
-        _write_toml(self.config, cfg)
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 60) -> DaemonProcess:
-        import httpx
-
-        log = (self.workdir / "daemon.log").open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sputnik_edge", "run", "--config", str(self.config)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"daemon exited with {self.proc.returncode}; see {self.workdir / 'daemon.log'}"
-                )
-            try:
-                if httpx.get(self.url + "/health", timeout=2).json().get("ready"):
-                    return self
-            except (httpx.HTTPError, ValueError):
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("daemon not ready in time")
-
-    def stop(self) -> int:
-        if self.proc is None or self.proc.poll() is not None:
-            return 0 if self.proc is None else int(self.proc.returncode)
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return -9
+# Soak and loadtest measure the daemon, not its HTTP rate limiter.
+_HTTP = {"rate_limit_per_minute": 0}
 
 
 def enrol(db: Path, photos: dict[str, Path]) -> None:
@@ -114,16 +42,6 @@ def enrol(db: Path, photos: dict[str, Path]) -> None:
         vec, q = rec.enrollment_template(load_image(photo), str(photo))
         store.enroll(emp, emp, None, rec.model_id, vec[None], [q.score])
     store.close()
-
-
-def dev_people(faces_dir: Path) -> dict[str, Path]:
-    import csv
-
-    out: dict[str, Path] = {}
-    with (faces_dir / "labels.csv").open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            out.setdefault(row["identity"], faces_dir / row["path"])
-    return out
 
 
 def _percentiles(ms: list[float]) -> dict[str, float]:
@@ -141,8 +59,6 @@ def _percentiles(ms: list[float]) -> dict[str, float]:
 def _hammer(
     call: Callable[[Any], int], requests: int, concurrency: int, max_seconds: float
 ) -> dict[str, Any]:
-    import httpx
-
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -195,9 +111,12 @@ def run_load(
         work = Path(tmp)
         photo = faces_dir / "images/barack_obama/obama.jpg"
         enrol(work / "edge.db", {"barack_obama": photo})
-        daemon = DaemonProcess(work, [], attendance={"cooldown_s": 0}).start()
+        daemon = DaemonProcess.in_workdir(
+            work, log_level="WARNING", http=_HTTP, attendance={"cooldown_s": 0}
+        ).start()
         body = photo.read_bytes()
         try:
+            daemon.wait_ready()
             health = _hammer(
                 lambda c: int(c.get(daemon.url + "/health").status_code),
                 health_requests,
@@ -228,22 +147,21 @@ def run_soak(
     progress: Callable[[float], Any] | None = None,
 ) -> dict[str, Any]:
     """The daemon on the looped dev clip; RSS and fd count sampled every ``sample_s``."""
-    import httpx
-    import psutil
-
     clip = faces_dir / "video/short_hamilton_clip.mp4"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         enrol(work / "edge.db", dev_people(faces_dir))
         cams = [{"id": "soak", "source": str(clip), "loop": True, "fps_limit": 10}]
-        daemon = DaemonProcess(work, cams, attendance={"cooldown_s": 60}).start()
-        assert daemon.proc is not None
-        proc = psutil.Process(daemon.proc.pid)
+        daemon = DaemonProcess.in_workdir(
+            work, log_level="WARNING", cameras=cams, http=_HTTP, attendance={"cooldown_s": 60}
+        ).start()
         samples: list[dict[str, float]] = []
-        t0 = time.monotonic()
-        end = t0 + minutes * 60
-        cpu0 = proc.cpu_times()
         try:
+            daemon.wait_ready()
+            proc = psutil.Process(daemon.pid)
+            t0 = time.monotonic()
+            end = t0 + minutes * 60
+            cpu0 = proc.cpu_times()
             while time.monotonic() < end:
                 health = httpx.get(daemon.url + "/health", timeout=10).json()
                 cam = health["cameras"]["soak"]
@@ -290,8 +208,6 @@ def run_soak(
 
 
 def plot_soak(result: dict[str, Any], out: Path) -> None:
-    import matplotlib
-
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

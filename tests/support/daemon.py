@@ -1,31 +1,38 @@
-"""Run the real daemon (`sputnik-edge run`) as a subprocess against a config in a temp folder."""
+"""Run the real daemon (`sputnik-edge run`) as a subprocess against a config in a temp folder.
+
+The launcher is the tools' (``sputnik_edge.tools.daemon_process``); this adds what tests ask of it:
+assertions with the daemon's log attached, waiting for a condition, the events API.
+"""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-import tomli_w
+from sputnik_edge.tools.daemon_process import (
+    DaemonError,
+    DaemonProcess,
+    daemon_config,
+    free_port,
+    write_config,
+)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = [
+    "Daemon",
+    "base_config",
+    "enrol_people",
+    "first_photo_per_person",
+    "free_port",
+    "shared_recognizer",
+    "write_config",
+]
 
 
 def first_photo_per_person(faces_dir: Path) -> dict[str, Path]:
     """The first photo listed in labels.csv for each identity (the enrolment photo)."""
-    from sputnik_edge.tools.soak import dev_people
+    from sputnik_edge.tools.paths import dev_people
 
     return dev_people(faces_dir)
 
@@ -63,70 +70,20 @@ def enrol_people(
         store.close()
 
 
-def write_config(path: Path, data: dict[str, Any]) -> Path:
-    path.write_bytes(tomli_w.dumps(data).encode())
-    return path
-
-
 def base_config(tmp: Path, port: int, **overrides: Any) -> dict[str, Any]:
-    cfg: dict[str, Any] = {
-        "device": {"id": "door-test"},
-        "storage": {"database": str(tmp / "edge.db"), "snapshots_dir": str(tmp / "snapshots")},
-        "http": {"host": "127.0.0.1", "port": port},
-        "logging": {"level": "INFO", "format": "json"},
-        "cameras": [],
-    }
-    for section, values in overrides.items():
-        if isinstance(values, dict):
-            cfg.setdefault(section, {}).update(values)
-        else:
-            cfg[section] = values
-    return cfg
+    return daemon_config(tmp, port, device_id="door-test", **overrides)
 
 
-@dataclass
-class Daemon:
-    config: Path
-    port: int
-    env: dict[str, str] = field(default_factory=dict)
-    proc: subprocess.Popen[bytes] | None = None
-    log_path: Path | None = None
-    started_at: float = 0.0
-
-    def start(self) -> Daemon:
-        self.log_path = self.config.with_suffix(f".{int(time.time() * 1000)}.log")
-        env = {**os.environ, **self.env}
-        if "NOTIFY_SOCKET" not in self.env:
-            env.pop("NOTIFY_SOCKET", None)
-        self.started_at = time.monotonic()
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sputnik_edge", "run", "--config", str(self.config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        return self
-
+class Daemon(DaemonProcess):
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.url
 
-    def get(self, path: str, **kw: Any) -> httpx.Response:
-        return httpx.get(self.base_url + path, timeout=10, **kw)
-
-    def wait_http(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
-            try:
-                if self.get("/health").status_code in (200, 503):
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"daemon HTTP not up within {timeout}s:\n{self.log_text()[-3000:]}")
+    def wait_http(self, timeout: float = 30, poll_s: float = 0.1) -> None:
+        try:
+            super().wait_http(timeout, poll_s)
+        except DaemonError as exc:
+            raise AssertionError(str(exc)) from None
 
     def events(self, **params: Any) -> list[dict[str, Any]]:
         r = self.get("/api/v1/events", params={"limit": 1000, **params})
@@ -140,30 +97,13 @@ class Daemon:
             if value:
                 return value
             time.sleep(0.1)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}:\n{self.log_text()[-3000:]}")
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}:\n{self.log_tail()}")
 
     def camera(self, camera_id: str) -> dict[str, Any]:
         return dict(self.get("/health").json()["cameras"][camera_id])
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
 
     def log_lines(self) -> Iterable[str]:
         return self.log_text().splitlines()
 
     def terminate(self, timeout: float = 15) -> int:
-        if self.proc is None:
-            return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        return self.stop(timeout)
