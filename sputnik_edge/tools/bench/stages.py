@@ -117,8 +117,10 @@ class TimedPolicy(AttendancePolicy):
 class TimedEngine(AttendanceEngine):
     clock: StageClock
 
-    def commit(self, ev: AttendanceEvent, snapshot: ImageArray | None) -> AttendanceEvent:
-        return self.clock.call("outbox", super().commit, ev, snapshot)
+    def commit(
+        self, ev: AttendanceEvent, snapshot: ImageArray | None, embedding: FloatArray | None = None
+    ) -> AttendanceEvent:
+        return self.clock.call("outbox", super().commit, ev, snapshot, embedding)
 
 
 def _jpeg_groups(ctx: BenchContext, n_frames: int) -> list[tuple[str, list[tuple[str, bytes]]]]:

@@ -30,7 +30,7 @@ from sputnik_edge.tools.bench.context import CLIP, BenchContext, progress
 from sputnik_edge.tools.bench.machine import RssSampler
 from sputnik_edge.tools.bench.results import StreamAttendance, StreamResult, StreamRun, StreamSamples
 from sputnik_edge.tools.bench.stats import stats_ms
-from sputnik_edge.vision.types import ImageArray
+from sputnik_edge.vision.types import FloatArray, ImageArray
 
 # Many events instead of one check-in per 5 minutes: no cooldown, tracks end quickly.
 COOLDOWN_S = 0.0
@@ -70,8 +70,10 @@ class LatencyEngine(AttendanceEngine):
             self.busy.append(end - start)
         return out
 
-    def commit(self, ev: AttendanceEvent, snapshot: ImageArray | None) -> AttendanceEvent:
-        stored = super().commit(ev, snapshot)
+    def commit(
+        self, ev: AttendanceEvent, snapshot: ImageArray | None, embedding: FloatArray | None = None
+    ) -> AttendanceEvent:
+        stored = super().commit(ev, snapshot, embedding)
         if self.recording:
             self.kinds.append(f"{ev.kind}:{ev.employee_id or '-'}")
             if self._frame_mono is not None:
