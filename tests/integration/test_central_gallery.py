@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -23,6 +22,7 @@ from sputnik_edge.central.schema import (
     face_templates,
 )
 from sputnik_edge.central.store import CentralStore
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -235,9 +235,24 @@ def test_late_committing_writer_is_not_skipped(central_store: CentralStore, cent
                     other.upsert_employee("fast", "Fast")
                 fast_done.set()
 
+            def fast_blocked_or_done() -> bool:
+                """The fast writer committed, or waits on a lock (this session's own database)."""
+                if fast_done.is_set():
+                    return True
+                with central_store.engine.connect() as conn:
+                    waiting = conn.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                        )
+                    ).scalar_one()
+                return waiting > 0
+
             thread = threading.Thread(target=fast)
             thread.start()
-            time.sleep(0.3)  # give the fast writer every chance to commit first if it could
+            # The fast writer goes as far as it can: commits first if it could, else waits behind
+            # the slow one's lock.
+            assert wait_until(fast_blocked_or_done, timeout=10)
             first = central_store.pull_gallery(MODEL, 0)
             seen |= {e.employee_id for e in first.employees}
             slow.commit()

@@ -4,7 +4,6 @@ the same check-in as with YuNet, and a log that stays JSON lines."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from sputnik_edge.config import RecognitionSection
 from sputnik_edge.recognition.recognizer import Recognizer
 from tests.support.cameras import RtspServer
+from tests.support.conditions import frames_read, settle
 from tests.support.daemon import (
     Daemon,
     base_config,
@@ -22,6 +22,8 @@ from tests.support.daemon import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.mediapipe]
+
+CLIP_FRAMES = 275  # video/short_hamilton_clip.mp4, which the RTSP server loops
 
 
 def test_blazeface_daemon_checks_him_in_once_and_logs_json(
@@ -51,8 +53,14 @@ def test_blazeface_daemon_checks_him_in_once_and_logs_json(
             what="a check_in",
         )
         assert [e["employee_id"] for e in first] == ["lin_manuel_miranda"]
-        # One more pass of the clip (9 s): still one check-in, and nobody else is ever named.
-        time.sleep(10)
+        # One more pass of the clip (its 275 frames read by the camera, then one more frame
+        # processed so that what they decided is committed): still one check-in, and nobody
+        # else is ever named.
+        start = frames_read(daemon, "entrance")
+        daemon.wait_for(
+            lambda: frames_read(daemon, "entrance") >= start + CLIP_FRAMES, 30, "one more pass of the clip"
+        )
+        settle(daemon, "entrance")
         named = [e for e in daemon.events() if e["employee_id"]]
         assert [e["employee_id"] for e in named] == ["lin_manuel_miranda"]
         assert daemon.camera("entrance")["state"] == "up"

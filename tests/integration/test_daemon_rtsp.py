@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cameras import RtspServer
+from tests.support.conditions import metric, settle
 from tests.support.daemon import (
     Daemon,
     base_config,
@@ -109,7 +110,16 @@ def test_rtsp_clip_to_check_in_faults_and_sigterm(tmp_path: Path, faces_dir: Pat
         again.wait_http()
         found = {e["event_id"] for e in again.events()}
         assert committed <= found
-        time.sleep(4)
+        # Wait until he has been recognised often enough for a check-in: min_frames (3) matching
+        # frames on one track decide it. The clip's wide shot gives his track at most 2, so 5
+        # matches mean a track of the medium shot got its 3 (with the cooldown nothing more is
+        # embedded on a decided track). Then one more frame, so whatever was decided is committed.
+        again.wait_for(
+            lambda: metric(again, "sputnik_decisions_total", decision="match") >= 5,
+            timeout=30,
+            what="him recognised in 5 frames after the restart",
+        )
+        settle(again, "entrance")
         assert len(named(again.events(), "check_in")) == 1
     finally:
         assert again.terminate() == 0

@@ -33,17 +33,33 @@ def test_delete_leaves_nothing_of_the_person(
     )
     assert main(["enroll", "--config", config, "--employee-id", "keeper", "--name", "Keep", str(keep)]) == 0
 
-    # Their events on the device and centrally.
+    # Their events on the device (one with a snapshot) and centrally.
     store = LocalStore(tmp_path / "edge.db")
-    template = store.load_gallery(store_model_id(store)).matrix
+    with store.engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT embedding FROM face_templates WHERE employee_id = :p"), {"p": PERSON}
+        ).all()
+    (person_template,) = [bytes(r[0]) for r in stored]  # the bytes as written to the file
     from sputnik_edge.attendance.types import AttendanceEvent, new_event_id
     from sputnik_edge.store.local import utcnow
+    from sputnik_edge.store.snapshots import save_snapshot
 
+    snapshots = tmp_path / "snapshots"
     for kind in ("check_in", "check_out"):
-        store.record_event(
-            AttendanceEvent(new_event_id(), "door-test", "cam", kind, PERSON, "Erase Me", 0.8, utcnow())
+        ev = AttendanceEvent(new_event_id(), "door-test", "cam", kind, PERSON, "Erase Me", 0.8, utcnow())
+        rel = (
+            save_snapshot(snapshots, ev.event_id, np.zeros((64, 64, 3), np.uint8))
+            if kind == "check_in"
+            else None
         )
+        store.record_event(ev, snapshot=rel)
     store.close()
+    assert len(list(snapshots.rglob("*.jpg"))) == 1
+    db_files = sorted(tmp_path.glob("edge.db*"))
+    assert tmp_path / "edge.db" in db_files
+    assert person_template in b"".join(
+        f.read_bytes() for f in db_files
+    )  # so its absence below means something
     assert main(["sync", "--once", "--config", config]) == 0
     capsys.readouterr()
     engine = create_engine(central_url.replace("postgresql://", "postgresql+psycopg2://", 1))
@@ -57,14 +73,14 @@ def test_delete_leaves_nothing_of_the_person(
     assert [e.employee_id for e in store.list_employees()] == ["keeper"]
     assert all(e.event.employee_id != PERSON for e in store.list_events(limit=1000))
     store.close()
-    person_template = template[0].astype("<f4").tobytes() if template.shape[0] == 2 else None
-    for f in tmp_path.glob("edge.db*"):
+    db_files = sorted(tmp_path.glob("edge.db*"))
+    assert tmp_path / "edge.db" in db_files
+    for f in db_files:
         raw = f.read_bytes()
         assert PERSON.encode() not in raw, f
-        if person_template is not None:
-            assert person_template not in raw, f
+        assert person_template not in raw, f
         assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
-    assert not any((tmp_path / "snapshots").rglob("*.jpg")) if (tmp_path / "snapshots").exists() else True
+    assert list(snapshots.rglob("*.jpg")) == []
 
     # Central: nothing in any table but the tombstone that tells other devices to drop them.
     assert count_person(engine, exclude={"erasures"}) == 0
@@ -81,11 +97,6 @@ def test_delete_leaves_nothing_of_the_person(
     # The CLI output of the remaining gallery does not name them either.
     assert main(["employees", "list", "--json", "--config", config]) == 0
     assert PERSON not in json.dumps(json.loads(capsys.readouterr().out))
-
-
-def store_model_id(store: LocalStore) -> str:
-    with store.engine.connect() as conn:
-        return str(conn.exec_driver_sql("SELECT model_id FROM face_templates LIMIT 1").scalar_one())
 
 
 def count_person(engine: object, exclude: set[str] = frozenset()) -> int:  # type: ignore[assignment]

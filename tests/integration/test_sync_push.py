@@ -223,8 +223,14 @@ def test_outage_mid_push_buffers_and_recovers_exactly_once(
         assert "127.0.0.1" in status.last_error and str(proxy.port) in status.last_error
         backlog_at_failure = store.backlog()
         pushed_at_failure = sync.pushed_total
-        time.sleep(1.0)
-        assert store.backlog() > backlog_at_failure, "the outbox must keep filling while offline"
+        failures_at_failure = sync.push_backoff.failures
+        # Offline, the outbox keeps filling and the pusher tries again after its backoff, and fails
+        # again: nothing is pushed (or marked sent) in between.
+        wait_until(
+            lambda: store.backlog() > backlog_at_failure and sync.push_backoff.failures > failures_at_failure,
+            15,
+            "the outbox to keep filling and another push to fail while offline",
+        )
         assert sync.pushed_total == pushed_at_failure
         assert metrics.registry.get_sample_value("sputnik_sync_failures_total") >= 1
         # Failed attempts are recorded on the events themselves.

@@ -1,13 +1,11 @@
-"""Attendance policy and IoU tracker: when frames become events."""
+"""Attendance policy: when the frames of a track become events (the tracker: test_tracker.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import numpy as np
-
 from sputnik_edge.attendance.policy import AttendancePolicy, CameraInfo, PolicyConfig
-from sputnik_edge.attendance.tracker import IouTracker, Track, iou_matrix
+from sputnik_edge.attendance.tracker import Track
 from sputnik_edge.recognition.types import MatchResult
 
 CAM_IN = CameraInfo("entrance", "in")
@@ -120,17 +118,3 @@ def test_seed_cooldowns_from_recent_events() -> None:
     late, _ = policy(min_frames=1, cooldown_s=300)
     late.seed_cooldowns([first], WALL.replace(minute=10))
     assert late.observe(track(), match("ann"), CAM_IN, WALL) is not None
-
-
-def test_iou_matrix_and_tracker_follow_boxes() -> None:
-    a = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32)
-    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10]], np.float32)
-    m = iou_matrix(a, b)
-    assert m[0, 0] == 1.0 and abs(m[0, 1] - 50 / 150) < 1e-6 and m[1, 0] == 0.0
-    tr = IouTracker(iou_threshold=0.3, max_age_s=1.0)
-    (t1,), ended = tr.update([(0, 0, 10, 10)], 0.0)
-    (t1b, t2), _ = tr.update([(1, 0, 11, 10), (50, 50, 60, 60)], 0.5)
-    assert t1b is t1 and t1.hits == 2 and t2.track_id != t1.track_id
-    _, ended = tr.update([(50, 50, 60, 60)], 1.6)
-    assert [t.track_id for t in ended] == [t1.track_id]  # unseen for > max_age
-    assert [t.track_id for t in tr.flush()] == [t2.track_id] and tr.tracks == []

@@ -17,8 +17,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from sputnik_edge.daemon.systemd import SystemdNotifier, watchdog_period
+from tests.conftest import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 UNIT_FILE = REPO_ROOT / "systemd" / "sputnik-edge.service"
 
 

@@ -16,6 +16,7 @@ from sputnik_edge.attendance.types import AttendanceEvent, new_event_id
 from sputnik_edge.config import Settings
 from sputnik_edge.daemon.app import EdgeApp
 from sputnik_edge.store.snapshots import save_snapshot
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -84,7 +85,4 @@ def test_snapshot_ttl_and_event_retention(app: EdgeApp, tmp_path: Path) -> None:
 def test_pipeline_alive_and_ready_without_cameras(app: EdgeApp) -> None:
     app.start()
     assert app.pipeline_alive()
-    deadline = time.monotonic() + 5
-    while not app.ready and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert app.ready  # no camera and no HTTP: nothing to wait for
+    assert wait_until(lambda: app.ready, timeout=5)  # no camera and no HTTP: nothing to wait for
