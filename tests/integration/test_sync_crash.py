@@ -60,8 +60,8 @@ CHILD = textwrap.dedent(
 
     class WindowedCentral(CentralStore):
         # Test hook: the central transaction has committed, the local outbox is not updated yet.
-        def push_events(self, events):
-            inserted = super().push_events(events)
+        def push_events(self, events, faces=()):
+            inserted = super().push_events(events, faces)
             with open(log_path, "a") as log:
                 log.write(f"{len(events)} {inserted}\\n")
             say("window")
