@@ -6,6 +6,7 @@ who may call what is decided in ``deps`` (credentials in the middleware, roles p
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from starlette.routing import Match
+from starlette.routing import compile_path
 
 from sputnik_edge.api.errors import ERROR_RESPONSES, error_response, install_error_handlers
 from sputnik_edge.api.middleware import BodyLimit, install_trace_and_auth
@@ -30,17 +31,24 @@ MULTIPART_SLACK = 64 * 1024
 ROUTERS = (health, auth, employees, photos, devices, recognition, gateway, audit)
 
 
-def route_label(app: FastAPI, request: Request) -> str:
-    """The route's template (``/api/v1/employees/{employee_id}``), also for requests refused before
-    routing (401): metrics labels stay few whatever paths clients invent."""
-    route = request.scope.get("route")
-    if route is None:
-        for candidate in app.router.routes:
-            match, _ = candidate.matches(request.scope)
-            if match is Match.FULL:
-                route = candidate
-                break
-    return str(getattr(route, "path", "unmatched"))
+class RouteLabels:
+    """The route template of a request (``/api/v1/employees/{employee_id}``), also for requests
+    refused before routing (401): metrics labels stay few whatever paths clients invent. Built from
+    the OpenAPI paths, the one public list of every route with its full template."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+        self._patterns: list[tuple[re.Pattern[str], str]] | None = None
+
+    def __call__(self, request: Request) -> str:
+        route = request.scope.get("route")
+        template = getattr(route, "path", None)
+        if isinstance(template, str) and template:
+            return template
+        if self._patterns is None:
+            self._patterns = [(compile_path(path)[0], path) for path in self._app.openapi()["paths"]]
+        path = request.url.path
+        return next((label for pattern, label in self._patterns if pattern.match(path)), "unmatched")
 
 
 def create_office_app(state: OfficeState) -> FastAPI:
@@ -80,6 +88,7 @@ def create_office_app(state: OfficeState) -> FastAPI:
         authorize=authorizer(state),
     )
     metrics = state.metrics
+    route_label = RouteLabels(app)
 
     @app.middleware("http")
     async def count_requests(
@@ -88,7 +97,7 @@ def create_office_app(state: OfficeState) -> FastAPI:
         start = time.perf_counter()
         response = await call_next(request)
         elapsed = time.perf_counter() - start
-        route = route_label(app, request)
+        route = route_label(request)
         metrics.requests.labels(route, request.method, str(response.status_code)).inc()
         metrics.latency.labels(route).observe(elapsed)
         log.info(
