@@ -10,11 +10,12 @@ import argparse
 import getpass
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sputnik_edge import __version__
 from sputnik_edge.config import ConfigError
@@ -121,8 +122,6 @@ def cmd_users(settings: OfficeSettings, args: argparse.Namespace) -> int:
     from sputnik_edge.office import users
 
     if args.action == "add":
-        if not args.username or not args.role:
-            raise UsageError("users add needs --username and --role")
         users.check_username(args.username)
         users.check_role(args.role)
         password = users.check_password(_read_password(args))
@@ -141,12 +140,12 @@ def cmd_users(settings: OfficeSettings, args: argparse.Namespace) -> int:
             last = u.last_login_at.isoformat(timespec="seconds") if u.last_login_at else "-"
             print(f"{u.username:<24} {u.role:<7} {'yes' if u.is_active else 'no':<6} {u.tokens:>6}  {last}")
         return EXIT_OK
-    if not args.target:
-        raise UsageError(f"users {args.action} needs a USERNAME")
     with _central(settings) as central:
-        changed = users.set_active(central, args.target, args.action == "enable", actor=_cli_actor())
+        changed = users.set_active(central, args.username, args.action == "enable", actor=_cli_actor())
     state = "enabled" if args.action == "enable" else "disabled"
-    print(f"{args.target} {state}" + ("" if changed else f" (was already {state})"))
+    print(
+        f"{users.normalise_username(args.username)} {state}" + ("" if changed else f" (was already {state})")
+    )
     return EXIT_OK
 
 
@@ -163,8 +162,6 @@ def cmd_tokens(settings: OfficeSettings, args: argparse.Namespace) -> int:
     from sputnik_edge.office import users
 
     if args.action == "create":
-        if not args.username or not args.name:
-            raise UsageError("tokens create needs --username and --name")
         with _central(settings) as central:
             created = users.create_token(central, args.username, args.name, actor=_cli_actor())
         print(
@@ -174,8 +171,6 @@ def cmd_tokens(settings: OfficeSettings, args: argparse.Namespace) -> int:
         )
         print(created.issued.token)
         return EXIT_OK
-    if not args.token_id:
-        raise UsageError("tokens revoke needs --token-id")
     with _central(settings) as central:
         done = users.revoke_token(central, args.token_id, actor=_cli_actor())
     if not done:
@@ -271,6 +266,10 @@ def cmd_serve(settings: OfficeSettings, args: argparse.Namespace) -> int:
             log_config=None,
             timeout_graceful_shutdown=10,
         )
+        # uvicorn re-raises the signal that stopped it once it is done; a handler of our own turns
+        # that into a normal return, so a clean stop exits 0.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
         uvicorn.Server(config).run()
     finally:
         state.close()
@@ -281,6 +280,7 @@ def cmd_serve(settings: OfficeSettings, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # --config sits on the leaf parsers only: a group parser's default would overwrite it.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--config", help="TOML config (default: $SPUTNIK_OFFICE_CONFIG, /etc/sputnik-office/office.toml)"
@@ -290,29 +290,43 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sputnik-office {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func: Handler, help_: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, parents=[common], help=help_, description=help_)
+    def leaf(subs: Any, name: str, func: Handler, help_: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = subs.add_parser(name, parents=[common], help=help_, description=help_)
         p.set_defaults(func=func)
         return p
 
-    add("serve", cmd_serve, "run the HTTP server (127.0.0.1:8080 by default)")
-    add("check-config", cmd_check_config, "validate the configuration and print it with secrets masked")
-    p = add("db", cmd_db, "`db upgrade`: apply the central migrations (idempotent), set the office time zone")
-    p.add_argument("action", choices=["upgrade"])
-    p = add("users", cmd_users, "office accounts: add, list, disable, enable")
-    p.add_argument("action", choices=["add", "list", "disable", "enable"])
-    p.add_argument("target", nargs="?", metavar="USERNAME", help="for disable / enable")
-    p.add_argument("--username", help="for add")
-    p.add_argument("--role", choices=["admin", "hr", "viewer"], help="for add")
-    p.add_argument("--password-file", help="for add: read the password from this file's first line")
-    p.add_argument("--json", action="store_true", help="for list")
-    p = add("tokens", cmd_tokens, "API tokens for scripts: create (printed once), revoke")
-    p.add_argument("action", choices=["create", "revoke"])
-    p.add_argument("--username")
-    p.add_argument("--name", help="what the token is for")
-    p.add_argument("--token-id", help="for revoke")
-    p = add("report", cmd_report, "`report timesheet`: write a timesheet as CSV or XLSX")
-    p.add_argument("kind", choices=["timesheet"])
+    def group(name: str, help_: str) -> Any:
+        p = sub.add_parser(name, help=help_, description=help_)
+        return p.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    leaf(sub, "serve", cmd_serve, "run the HTTP server (127.0.0.1:8080 by default)")
+    leaf(sub, "check-config", cmd_check_config, "validate the configuration and print it with secrets masked")
+    db = group("db", "the central database")
+    leaf(db, "upgrade", cmd_db, "apply the central migrations (idempotent) and set the office time zone")
+
+    users = group("users", "office accounts")
+    p = leaf(users, "add", cmd_users, "add an account (password from a prompt or --password-file)")
+    p.add_argument("--username", required=True)
+    p.add_argument("--role", required=True, choices=["admin", "hr", "viewer"])
+    p.add_argument("--password-file", help="read the password from this file's first line")
+    p = leaf(users, "list", cmd_users, "list the accounts")
+    p.add_argument("--json", action="store_true")
+    for action, what in (
+        ("disable", "disable an account (its sessions end at once)"),
+        ("enable", "enable it"),
+    ):
+        leaf(users, action, cmd_users, what).add_argument("username", metavar="USERNAME")
+
+    tokens = group("tokens", "API tokens for scripts")
+    p = leaf(tokens, "create", cmd_tokens, "create a token for an account and print it (only this once)")
+    p.add_argument("--username", required=True)
+    p.add_argument("--name", required=True, help="what the token is for")
+    leaf(tokens, "revoke", cmd_tokens, "revoke a token by its id").add_argument(
+        "token_id", metavar="TOKEN_ID"
+    )
+
+    report = group("report", "reports")
+    p = leaf(report, "timesheet", cmd_report, "write a timesheet as CSV (UTF-8 with BOM) or XLSX")
     p.add_argument("--from", dest="from_day", required=True, metavar="DAY")
     p.add_argument("--to", dest="to_day", required=True, metavar="DAY")
     p.add_argument("--department")

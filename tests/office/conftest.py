@@ -228,4 +228,3 @@ def audit_rows(central: CentralStore, action: str | None = None) -> list[Any]:
     from sputnik_edge.office.audit import list_audit
 
     return list_audit(central, action=action, limit=1000).entries
-

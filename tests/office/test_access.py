@@ -102,7 +102,9 @@ def clients(server: OfficeServer) -> dict[str, httpx.Client]:
     add_user(central, "m-login", "viewer")
     for caller in CALLERS:
         for prefix in ("m", "del", "ph"):
-            r = out["admin"].post("/api/v1/employees", json={"employee_id": f"{prefix}-{caller}", "full_name": caller})
+            r = out["admin"].post(
+                "/api/v1/employees", json={"employee_id": f"{prefix}-{caller}", "full_name": caller}
+            )
             assert r.status_code == 201, r.text
     return out
 
@@ -151,9 +153,7 @@ def test_access(
 
 
 @pytest.mark.parametrize("caller", CALLERS)
-def test_schema_and_unknown_paths_need_credentials_too(
-    clients: dict[str, httpx.Client], caller: str
-) -> None:
+def test_schema_and_unknown_paths_need_credentials_too(clients: dict[str, httpx.Client], caller: str) -> None:
     account = caller in ROLE_OF
     assert clients[caller].get("/openapi.json").status_code == (200 if account else 401)
     assert clients[caller].get("/api/v1/nothing-here").status_code == (404 if account else 401)

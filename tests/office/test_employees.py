@@ -45,9 +45,12 @@ def admin(server: OfficeServer) -> httpx.Client:
     return server.client(headers={"Authorization": f"Bearer {new_token(server.central, 'root')}"})
 
 
-def create(client: httpx.Client, employee_id: str, full_name: str, department: str | None = None) -> dict[str, Any]:
+def create(
+    client: httpx.Client, employee_id: str, full_name: str, department: str | None = None
+) -> dict[str, Any]:
     r = client.post(
-        "/api/v1/employees", json={"employee_id": employee_id, "full_name": full_name, "department": department}
+        "/api/v1/employees",
+        json={"employee_id": employee_id, "full_name": full_name, "department": department},
     )
     assert r.status_code == 201, r.text
     return dict(r.json())
@@ -111,9 +114,9 @@ def test_update_deactivate_activate(server: OfficeServer, hr: httpx.Client) -> N
     assert_error(hr.patch("/api/v1/employees/petrov", json={"full_name": None}), 422)
     assert_error(hr.patch("/api/v1/employees/nobody", json={"full_name": "X"}), 404)
     assert hr.post("/api/v1/employees/petrov/deactivate").json()["is_active"] is False
-    assert [e["employee_id"] for e in hr.get("/api/v1/employees", params={"active": False}).json()["employees"]] == [
-        "petrov"
-    ]
+    assert [
+        e["employee_id"] for e in hr.get("/api/v1/employees", params={"active": False}).json()["employees"]
+    ] == ["petrov"]
     assert hr.post("/api/v1/employees/petrov/activate").json()["is_active"] is True
     assert hr.patch("/api/v1/employees/petrov", json={"is_active": False}).json()["is_active"] is False
     actions = [e.action for e in audit_rows(server.central) if e.target_id == "petrov"]
@@ -129,7 +132,10 @@ def test_update_deactivate_activate(server: OfficeServer, hr: httpx.Client) -> N
         seq = conn.execute(select(employees.c.change_seq).where(employees.c.employee_id == "petrov")).scalar()
     hr.patch("/api/v1/employees/petrov", json={"is_active": False})
     with server.central.engine.connect() as conn:
-        assert conn.execute(select(employees.c.change_seq).where(employees.c.employee_id == "petrov")).scalar() == seq
+        assert (
+            conn.execute(select(employees.c.change_seq).where(employees.c.employee_id == "petrov")).scalar()
+            == seq
+        )
     assert len([e for e in audit_rows(server.central) if e.target_id == "petrov"]) == 6
 
 
@@ -188,7 +194,9 @@ def test_the_same_face_for_a_second_employee_is_refused_unless_forced(
     r = upload(hr, "obama-twin", same_face, force="true")
     assert r.status_code == 201, r.text
     assert [s["employee_id"] for s in r.json()["similar_to"]] == ["obama"]
-    entry = next(e for e in audit_rows(server.central, "employee_photo_enrolled") if e.target_id == "obama-twin")
+    entry = next(
+        e for e in audit_rows(server.central, "employee_photo_enrolled") if e.target_id == "obama-twin"
+    )
     assert (entry.details or {})["forced_over"] == ["obama"]
     # Now the face is on two employees: a third is refused, naming the most similar.
     create(hr, "obama-3", "Third")
@@ -212,7 +220,9 @@ def test_photos_are_kept_only_with_store_photos(
 
 def test_delete_is_erasure_everywhere(server: OfficeServer, hr: httpx.Client, faces_dir: Path) -> None:
     create(hr, "leaver", "Kit Harington", "Night Watch")
-    assert upload(hr, "leaver", (faces_dir / "images/kit_harington/john1.jpeg").read_bytes()).status_code == 201
+    assert (
+        upload(hr, "leaver", (faces_dir / "images/kit_harington/john1.jpeg").read_bytes()).status_code == 201
+    )
     hr.patch("/api/v1/employees/leaver", json={"department": "Castle Black"})
     event_id = str(uuid.uuid4())
     with server.central.engine.begin() as conn:
@@ -228,7 +238,9 @@ def test_delete_is_erasure_everywhere(server: OfficeServer, hr: httpx.Client, fa
              "reason": "forgot"},
         ):  # fmt: skip
             conn.execute(
-                attendance_corrections.insert().values(correction_id=str(uuid.uuid4()), created_by="hilda", **row)
+                attendance_corrections.insert().values(
+                    correction_id=str(uuid.uuid4()), created_by="hilda", **row
+                )
             )
     r = hr.delete("/api/v1/employees/leaver")
     assert r.status_code == 204, r.text
@@ -256,7 +268,11 @@ def test_audit_log_for_admins_with_filters_and_a_cursor(
     page = admin.get("/api/v1/audit", params={"action": "employee_created", "actor": "HILDA"}).json()
     assert page["entries"] and all(e["action"] == "employee_created" for e in page["entries"])
     assert page["entries"][0]["target_id"] == "audited"  # newest first
-    assert page["entries"][0]["details"] == {"full_name": "Audited Person", "department": None, "is_active": True}
+    assert page["entries"][0]["details"] == {
+        "full_name": "Audited Person",
+        "department": None,
+        "is_active": True,
+    }
     seen: list[int] = []
     params: dict[str, Any] = {"limit": 3}
     while True:
@@ -265,7 +281,9 @@ def test_audit_log_for_admins_with_filters_and_a_cursor(
         if body["next_before"] is None:
             break
         params["before"] = body["next_before"]
-    assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) == len(audit_rows(server.central))
+    assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) == len(
+        audit_rows(server.central)
+    )
     future = admin.get("/api/v1/audit", params={"from": "2999-01-01T00:00:00Z"}).json()
     assert future == {"entries": [], "next_before": None}
     past = admin.get("/api/v1/audit", params={"to": "2000-01-01T00:00:00"}).json()

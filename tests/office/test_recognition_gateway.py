@@ -38,7 +38,10 @@ def hr(server: OfficeServer, faces_dir: Path) -> httpx.Client:
     add_user(server.central, "hr", "hr")
     add_user(server.central, "viewer", "viewer")
     c = server.client(headers={"Authorization": f"Bearer {new_token(server.central, 'hr')}"})
-    assert c.post("/api/v1/employees", json={"employee_id": "obama", "full_name": "Barack Obama"}).status_code == 201
+    assert (
+        c.post("/api/v1/employees", json={"employee_id": "obama", "full_name": "Barack Obama"}).status_code
+        == 201
+    )
     files = {"file": ("o.jpg", (faces_dir / OBAMA).read_bytes())}
     assert c.post("/api/v1/employees/obama/photos", files=files).status_code == 201
     return c
@@ -85,7 +88,10 @@ def test_identify_follows_the_central_gallery_and_records_nothing(
     stranger = main_face(identify(hr, (faces_dir / BIDEN_2).read_bytes()))
     assert stranger["decision"] != "match" and stranger["employee_id"] is None
     # Enrolled through the API: the next identify sees him (the gallery's change_seq moved).
-    assert hr.post("/api/v1/employees", json={"employee_id": "biden", "full_name": "Joe Biden"}).status_code == 201
+    assert (
+        hr.post("/api/v1/employees", json={"employee_id": "biden", "full_name": "Joe Biden"}).status_code
+        == 201
+    )
     r = hr.post("/api/v1/employees/biden/photos", files={"file": ("b.jpg", (faces_dir / BIDEN).read_bytes())})
     assert r.status_code == 201
     assert main_face(identify(hr, (faces_dir / BIDEN_2).read_bytes()))["employee_id"] == "biden"
@@ -107,7 +113,9 @@ def test_gateway_match_becomes_an_event_of_the_virtual_device_with_cooldown(
     (event,) = body["events"]
     assert (event["kind"], event["employee_id"], event["camera_id"]) == ("check_in", "obama", "entrance")
     with server.central.engine.connect() as conn:
-        row = conn.execute(select(attendance_events).where(attendance_events.c.event_id == event["event_id"])).one()
+        row = conn.execute(
+            select(attendance_events).where(attendance_events.c.event_id == event["event_id"])
+        ).one()
     assert (row.device_id, row.kind, row.employee_id, row.trace_id) == (
         "office:entrance", "check_in", "obama", r.headers["X-Trace-ID"]
     )  # fmt: skip
@@ -138,10 +146,14 @@ def test_gateway_takes_camera_tokens_only(server: OfficeServer, hr: httpx.Client
 
 
 def test_devices_with_their_heartbeat_and_a_stale_flag(server: OfficeServer, viewer: httpx.Client) -> None:
-    server.central.heartbeat(DeviceHeartbeat("door-1", software_version="0.1.0", model_id="m", outbox_backlog=3))
+    server.central.heartbeat(
+        DeviceHeartbeat("door-1", software_version="0.1.0", model_id="m", outbox_backlog=3)
+    )
     server.central.heartbeat(DeviceHeartbeat("door-old", software_version="0.0.9"))
     with server.central.engine.begin() as conn:
-        conn.execute(text("UPDATE devices SET last_seen_at = now() - interval '1 hour' WHERE device_id = 'door-old'"))
+        conn.execute(
+            text("UPDATE devices SET last_seen_at = now() - interval '1 hour' WHERE device_id = 'door-old'")
+        )
     body = viewer.get("/api/v1/devices").json()
     by_id = {d["device_id"]: d for d in body["devices"]}
     assert body["stale_after_s"] == 300
@@ -171,15 +183,18 @@ def test_health_reports_the_database(
 ) -> None:
     ok = server.client().get("/health")
     assert ok.status_code == 200
-    assert ok.json()["status"] == "ok" and ok.json()["database"]["revision"] == ok.json()["database"][
-        "expected_revision"
-    ]
+    assert (
+        ok.json()["status"] == "ok"
+        and ok.json()["database"]["revision"] == ok.json()["database"]["expected_revision"]
+    )
     unmigrated = server_factory(office_settings(new_database(False)))
     r = unmigrated.client().get("/health")
     assert r.status_code == 503 and r.json()["status"] == "degraded"
     down = server_factory(office_settings(f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"))
     r = down.client().get("/health")
-    assert r.status_code == 503 and r.json()["status"] == "down" and r.json()["database"]["reachable"] is False
+    assert (
+        r.status_code == 503 and r.json()["status"] == "down" and r.json()["database"]["reachable"] is False
+    )
     assert_error(down.client(headers={"Authorization": "Bearer spo_" + "a" * 43}).get("/api/v1/info"), 503)
     login = down.client().post("/api/v1/auth/login", json={"username": "a", "password": "b"})
     assert_error(login, 503, "database_unavailable")
