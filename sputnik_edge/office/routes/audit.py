@@ -6,7 +6,7 @@ page. ``from`` / ``to`` bound ``at`` (from inclusive, to exclusive; naive times 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from sputnik_edge.office import audit
 from sputnik_edge.office.deps import Admin, State
-from sputnik_edge.office.routes.common import errors
+from sputnik_edge.office.routes.common import errors, utc_bound
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -37,10 +37,6 @@ class AuditOut(BaseModel):
     next_before: int | None
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 @router.get("", response_model=AuditOut, responses=errors())
 def list_audit(
     state: State,
@@ -56,8 +52,8 @@ def list_audit(
 ) -> AuditOut:
     page = audit.list_audit(
         state.central,
-        since=_aware(from_),
-        until=_aware(to),
+        since=utc_bound(from_, "from"),
+        until=utc_bound(to, "to"),
         actor=actor or None,
         action=action or None,
         before=before,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sputnik_edge.api.errors import ApiError
 from sputnik_edge.office.auth import LoginRefused
 from sputnik_edge.office.deps import SESSION_COOKIE, AnyUser, State, client_address, is_https, trace_id
-from sputnik_edge.office.routes.common import errors
+from sputnik_edge.office.routes.common import MALFORMED_BODY, errors
 from sputnik_edge.office.users import MAX_PASSWORD_CHARS
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -40,6 +40,7 @@ class MeOut(BaseModel):
     "/login",
     response_model=LoginOut,
     responses=errors(
+        MALFORMED_BODY,
         (401, WRONG_CREDENTIALS),
         (429, "Too many failed logins from this address or for this username (see Retry-After)"),
     ),

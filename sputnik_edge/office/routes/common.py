@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from sputnik_edge.api.errors import ApiError
 from sputnik_edge.api.schemas import ErrorOut
 
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -16,6 +18,20 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+MALFORMED_BODY = (400, "Malformed request body (not JSON, or not UTF-8)")
+
+
 def errors(*extra: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
     """AUTH_ERRORS plus route-specific ones, each documented with the error shape."""
     return {**AUTH_ERRORS, **{status: {"model": ErrorOut, "description": text} for status, text in extra}}
+
+
+def utc_bound(value: datetime | None, name: str) -> datetime | None:
+    """A query's time bound in UTC (naive means UTC). Converted here, not by PostgreSQL, which
+    refuses offsets beyond +-15:59 that ISO 8601 (and Python) accept."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ApiError(422, "invalid_request", f"{name}: out of range") from None

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, field_validator
 from sputnik_edge.api.errors import ApiError
 from sputnik_edge.office.deps import Staff, State, actor_of, trace_id
 from sputnik_edge.office.routes import employee_queries as queries
-from sputnik_edge.office.routes.common import errors
+from sputnik_edge.office.routes.common import MALFORMED_BODY, errors
 
 router = APIRouter(prefix="/api/v1/employees", tags=["employees"])
 
@@ -119,7 +119,7 @@ def list_employees(
     "",
     status_code=201,
     response_model=EmployeeOut,
-    responses=errors((409, "An employee with this id exists")),
+    responses=errors(MALFORMED_BODY, (409, "An employee with this id exists")),
 )
 def create_employee(body: EmployeeIn, request: Request, state: State, user: Staff) -> EmployeeOut:
     try:
@@ -156,7 +156,7 @@ def _change(
     return _out(changed)
 
 
-@router.patch("/{employee_id}", response_model=EmployeeOut, responses=errors(NOT_FOUND))
+@router.patch("/{employee_id}", response_model=EmployeeOut, responses=errors(MALFORMED_BODY, NOT_FOUND))
 def update_employee(
     employee_id: EmployeeId, body: EmployeePatch, request: Request, state: State, user: Staff
 ) -> EmployeeOut:
