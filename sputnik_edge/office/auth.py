@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Literal
 
 import structlog
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, delete, func, or_, select, update
 
 from sputnik_edge.central.schema import office_api_tokens, office_sessions, office_users
 from sputnik_edge.central.store import CentralStore
@@ -125,6 +125,14 @@ class Authenticator:
         rehash = hash_password(password) if password_needs_rehash(row.password_hash) else None
 
         def run(conn: Connection) -> None:
+            # The user's own long-expired sessions go here, by the user_id index: the table stays
+            # the size of the sessions that can still matter, without a cleanup job.
+            conn.execute(
+                delete(office_sessions).where(
+                    office_sessions.c.user_id == row.user_id,
+                    office_sessions.c.expires_at < func.now() - timedelta(days=1),
+                )
+            )
             conn.execute(
                 office_sessions.insert().values(
                     session_id=session.session_id,

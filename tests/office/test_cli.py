@@ -18,9 +18,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from sputnik_edge.central.migrate import head_revision
+from sputnik_edge.central.store import CentralStore
 from sputnik_edge.office.cli import main
 from tests.conftest import REPO_ROOT
-from tests.office.conftest import PASSWORD, SECRET_KEY, OfficeServer
+from tests.office.conftest import PASSWORD, SECRET_KEY, OfficeServer, add_user, new_token
 from tests.support.daemon import free_port
 
 pytestmark = pytest.mark.integration
@@ -134,6 +135,22 @@ def test_users_add_list_disable_and_tokens(
     assert me.status_code == 200 and me.json()["username"] == "anna"
     code, out, _ = run(capsys, "users", "list", "--config", cfg)
     assert code == 0 and "anna" in out and token not in out
+
+    code, out, err = run(
+        capsys, "tokens", "create", "--config", cfg, "--username", "anna", "--name", "to revoke"
+    )
+    revoked = out.strip()
+    token_id = err.split("(id ")[1].split(")")[0]
+    assert (
+        run(capsys, "tokens", "revoke", "--config", cfg, token_id)[1].strip() == f"revoked token {token_id}"
+    )
+    assert (
+        server.client(headers={"Authorization": f"Bearer {revoked}"}).get("/api/v1/auth/me").status_code
+        == 401
+    )
+    code, _, err = run(capsys, "tokens", "revoke", "--config", cfg, token_id)
+    assert code == 2 and "no live token" in err
+    assert run(capsys, "tokens", "revoke", "--config", cfg, "not-a-uuid")[0] == 2
 
     code, out, _ = run(capsys, "users", "disable", "--config", cfg, "anna")
     assert (code, out.strip()) == (0, "anna disabled")
@@ -298,6 +315,14 @@ def test_serve_runs_until_sigterm_with_json_logs(tmp_path: Path, db_url: str) ->
         assert r.status_code == 200 and r.json()["status"] == "ok"
         assert "server" not in r.headers
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/info").status_code == 401
+        with CentralStore(db_url) as central:
+            add_user(central, "logged", "viewer")
+            token = new_token(central, "logged")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+            login = c.post("/api/v1/auth/login", json={"username": "logged", "password": PASSWORD})
+            assert login.status_code == 200
+            secrets_ = [PASSWORD, login.json()["csrf_token"], c.cookies["sputnik_office_session"], token]
+            assert c.get("/api/v1/info", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
@@ -307,3 +332,5 @@ def test_serve_runs_until_sigterm_with_json_logs(tmp_path: Path, db_url: str) ->
     events = {line["event"] for line in lines}
     assert {"office_models_loaded", "http_listening", "http_request", "http_stopped"} <= events
     assert SECRET_KEY not in text_ and "Traceback" not in text_
+    for secret in secrets_:  # password, CSRF token, session cookie, API token
+        assert secret not in text_

@@ -176,3 +176,29 @@ def test_login_attempts_are_rate_limited_per_username_and_per_address(
     text = metrics.get("/metrics").text
     assert 'sputnik_office_login_failures_total{reason="rate_limited"}' in text
     assert 'sputnik_office_login_failures_total{reason="wrong_credentials"} 5.0' in text
+
+
+def test_cors_only_for_the_configured_origins(
+    db_url: str, server: OfficeServer, server_factory: Callable[[OfficeSettings], OfficeServer]
+) -> None:
+    preflight = {
+        "Origin": "https://hr.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,x-csrf-token",
+    }
+    assert (
+        "access-control-allow-origin"
+        not in server.client().options("/api/v1/employees", headers=preflight).headers
+    )
+    cors = server_factory(office_settings(db_url, http={"cors_origins": ["https://hr.example"]}))
+    r = cors.client().options("/api/v1/employees", headers=preflight)
+    assert r.status_code == 200, r.text
+    assert r.headers["access-control-allow-origin"] == "https://hr.example"
+    assert r.headers["access-control-allow-credentials"] == "true"
+    assert "x-csrf-token" in r.headers["access-control-allow-headers"].lower()
+    other = cors.client().options(
+        "/api/v1/employees", headers={**preflight, "Origin": "https://evil.example"}
+    )
+    assert "access-control-allow-origin" not in other.headers
+    me = cors.client().get("/api/v1/auth/me", headers={"Origin": "https://evil.example"})
+    assert me.status_code == 401 and "access-control-allow-origin" not in me.headers
