@@ -8,6 +8,7 @@ across modules; tests talk to it with httpx like any client would.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -25,13 +26,34 @@ from sputnik_edge.central.migrate import upgrade
 from sputnik_edge.central.store import CentralStore
 from sputnik_edge.office.config import OfficeSettings
 from tests.conftest import clear_config_env, require
-from tests.integration.conftest import PG_ADMIN_URL, create_database, drop_database
 from tests.support.daemon import free_port
 
 SECRET_KEY = "office-test-secret-key-0123456789-abcdefghijkl"
 PASSWORD = "correct horse battery"
 CAMERA_TOKEN = "camera-token-entrance-0123456789"
 EXIT_TOKEN_CAMERA = "camera-token-exit-9876543210abc"
+
+
+PG_ADMIN_URL = os.environ.get("SPUTNIK_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+def _admin(sql: str, admin_url: str) -> None:
+    # CREATE/DROP DATABASE cannot run inside a transaction block.
+    engine = create_engine(admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+def create_database(admin_url: str, name: str) -> str:
+    _admin(f'CREATE DATABASE "{name}"', admin_url)
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', admin_url)
 
 
 @pytest.fixture(autouse=True)
