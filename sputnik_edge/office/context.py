@@ -24,7 +24,7 @@ from sputnik_edge.api.routes.gateway import GatewayStats
 from sputnik_edge.central.schema import employees, erasures, face_templates
 from sputnik_edge.central.store import CentralStore
 from sputnik_edge.config import RecognitionSection
-from sputnik_edge.office.auth import Authenticator
+from sputnik_edge.office.auth import Authenticator, Principal
 from sputnik_edge.office.config import OfficeCameraSection, OfficeSettings
 from sputnik_edge.office.security import LoginRateLimiter
 from sputnik_edge.recognition.gallery import EMBEDDING_DIM, Gallery
@@ -60,6 +60,16 @@ class OfficeMetrics:
         )
         self.enrolments = Counter(
             "sputnik_office_enrolments", "Photo enrolments by outcome", ["outcome"], registry=r
+        )
+        # Read at each scrape (deploy/monitoring/alerts.yml alerts on both).
+        self.database_up = Gauge(
+            "sputnik_office_database_up", "1 when the central database answered at this scrape", registry=r
+        )
+        self.device_silent = Gauge(
+            "sputnik_office_device_silent_seconds",
+            "Seconds since each device's last heartbeat, by the database clock",
+            ["device"],
+            registry=r,
         )
         self.gallery_templates = Gauge("sputnik_office_gallery_templates", "Templates in memory", registry=r)
         self.gallery_employees = Gauge("sputnik_office_gallery_employees", "Employees in memory", registry=r)
@@ -187,6 +197,8 @@ class OfficeState:
     gateway_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))
     camera_locks: dict[str, threading.Lock] = field(default_factory=dict)
     camera_heartbeats: dict[str, float] = field(default_factory=dict)  # camera id -> monotonic time
+    # token hash -> (principal, monotonic time it was last verified), for /metrics only: see deps.
+    scrape_tokens: dict[str, tuple[Principal, float]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
 
     def camera(self, camera_id: str) -> OfficeCameraSection | None:

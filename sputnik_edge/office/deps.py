@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -29,7 +30,7 @@ from sputnik_edge.central.errors import CentralError
 from sputnik_edge.office.auth import Principal
 from sputnik_edge.office.config import OfficeCameraSection
 from sputnik_edge.office.context import OfficeState
-from sputnik_edge.office.security import verify_csrf
+from sputnik_edge.office.security import hash_api_token, verify_csrf
 from sputnik_edge.office.users import ROLES, Role
 
 log = structlog.get_logger(__name__)
@@ -40,6 +41,8 @@ OPEN_PATHS = frozenset({"/health", "/api/v1/auth/login"})
 CAMERA_ONLY_PATHS = frozenset({"/api/v1/gateway/snapshot"})
 CAMERA_OR_USER_PATHS = frozenset({"/api/v1/gateway/health"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+METRICS_PATH = "/metrics"
+SCRAPE_GRACE_S = 600.0
 ALL_ROLES: tuple[Role, ...] = ROLES
 
 
@@ -120,6 +123,8 @@ def _resolve(state: OfficeState, request: Request) -> Response | None:
         principal = state.auth.principal_of_token(token) if token else None
         if principal is None:
             return _unauthorized(request, "invalid or revoked API token")
+        if path == METRICS_PATH:
+            state.scrape_tokens[hash_api_token(token)] = (principal, time.monotonic())
         request.state.principal = principal
         return None
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -138,6 +143,20 @@ def _resolve(state: OfficeState, request: Request) -> Response | None:
     return None
 
 
+def _scrape_while_database_down(state: OfficeState, request: Request) -> bool:
+    """Prometheus may keep scraping /metrics with a token it used in the last minutes although the
+    token cannot be checked now: the scrape is what reports the database as down. Nothing can be
+    disabled or revoked while the database is down, so no newer decision is ignored."""
+    token = _bearer(request)
+    if request.url.path != METRICS_PATH or not token:
+        return False
+    known = state.scrape_tokens.get(hash_api_token(token))
+    if known is None or time.monotonic() - known[1] > SCRAPE_GRACE_S:
+        return False
+    request.state.principal = known[0]
+    return True
+
+
 def authorizer(state: OfficeState) -> Callable[[Request], Awaitable[Response | None]]:
     """For ``install_trace_and_auth(authorize=...)``: the database lookups run in the thread pool."""
 
@@ -147,6 +166,8 @@ def authorizer(state: OfficeState) -> Callable[[Request], Awaitable[Response | N
         try:
             return await run_in_threadpool(_resolve, state, request)
         except CentralError as exc:
+            if _scrape_while_database_down(state, request):
+                return None
             log.warning("office_auth_unavailable", error=str(exc))
             return error_response(
                 request, 503, "database_unavailable", "the central database is unavailable; try again"

@@ -9,11 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, make_url, select, text
 
 from sputnik_edge.central.schema import attendance_events
 from sputnik_edge.central.types import DeviceHeartbeat
 from sputnik_edge.office.config import OfficeSettings
+from tests.integration.conftest import TcpProxy
 from tests.office.conftest import (
     CAMERA_TOKEN,
     EXIT_TOKEN_CAMERA,
@@ -173,6 +174,8 @@ def test_info_and_metrics(server: OfficeServer, viewer: httpx.Client, recognizer
     assert metrics.headers["content-type"].startswith("text/plain")
     assert 'route="/api/v1/employees/{employee_id}/photos"' in metrics.text
     assert 'sputnik_office_gateway_events_total{kind="check_in"} 1.0' in metrics.text
+    assert "sputnik_office_database_up 1.0" in metrics.text
+    assert 'sputnik_office_device_silent_seconds{device="office:entrance"}' in metrics.text
     assert CAMERA_TOKEN not in metrics.text
 
 
@@ -198,3 +201,37 @@ def test_health_reports_the_database(
     assert_error(down.client(headers={"Authorization": "Bearer spo_" + "a" * 43}).get("/api/v1/info"), 503)
     login = down.client().post("/api/v1/auth/login", json={"username": "a", "password": "b"})
     assert_error(login, 503, "database_unavailable")
+
+
+def test_a_database_outage_seen_from_outside(
+    db_url: str,
+    viewer: httpx.Client,  # the account exists
+    server_factory: Callable[[OfficeSettings], OfficeServer],
+) -> None:
+    """/health says down; requests needing the database get 503; Prometheus' token keeps scraping
+    /metrics (it cannot be checked, and nothing can be revoked meanwhile) and reads database_up 0."""
+    url = make_url(db_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", int(url.port or 5432)).start()
+    try:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        office = server_factory(office_settings(proxied))
+        scraper = office.client(
+            headers={"Authorization": f"Bearer {new_token(office.central, 'viewer', 'prom')}"}
+        )
+        other = office.client(
+            headers={"Authorization": f"Bearer {new_token(office.central, 'viewer', 'other')}"}
+        )
+        assert scraper.get("/metrics").status_code == 200
+        assert other.get("/api/v1/devices").status_code == 200
+        proxy.cut()
+        assert office.client().get("/health").status_code == 503
+        scrape = scraper.get("/metrics")
+        assert scrape.status_code == 200 and "sputnik_office_database_up 0.0" in scrape.text
+        assert "sputnik_office_device_silent_seconds{" not in scrape.text
+        assert_error(other.get("/metrics"), 503, "database_unavailable")  # never scraped: not known
+        assert_error(scraper.get("/api/v1/devices"), 503, "database_unavailable")
+        proxy.restore()
+        assert office.client().get("/health").status_code == 200
+        assert "sputnik_office_database_up 1.0" in scraper.get("/metrics").text
+    finally:
+        proxy.close()

@@ -9,11 +9,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
+from sqlalchemy import extract, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from sputnik_edge.api.errors import JSON_ERRORS_OF_TEXT_ROUTE
 from sputnik_edge.central.errors import CentralError, describe_db_error
 from sputnik_edge.central.migrate import current_revision, head_revision
+from sputnik_edge.central.schema import devices
+from sputnik_edge.office.context import OfficeState
 from sputnik_edge.office.deps import AnyUser, State
 from sputnik_edge.office.routes.common import AUTH_ERRORS
 from sputnik_edge.vision.models import default_models_dir, detector_model_name, load_manifest
@@ -142,6 +145,23 @@ METRICS_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _read_database_gauges(state: OfficeState) -> None:
+    m = state.metrics
+    silent = extract("epoch", func.now() - devices.c.last_seen_at)
+    stmt = select(devices.c.device_id, silent).where(devices.c.last_seen_at.is_not(None))
+    try:
+        rows = state.central._transaction("reading device silence", lambda conn: conn.execute(stmt).all())
+    except CentralError:
+        m.database_up.set(0)
+        m.device_silent.clear()  # unknown now: no stale values for the silence alert
+        return
+    m.database_up.set(1)
+    m.device_silent.clear()  # devices deleted since the last scrape go too
+    for device_id, seconds in rows:
+        m.device_silent.labels(device_id).set(round(float(seconds), 1))
+
+
 @router.get("/metrics", response_class=PlainTextResponse, responses=METRICS_ERRORS)
 def metrics(state: State, _user: AnyUser) -> Response:
+    _read_database_gauges(state)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
