@@ -6,6 +6,7 @@ who may call what is decided in ``deps`` (credentials in the middleware, roles p
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,6 +29,7 @@ log = structlog.get_logger(__name__)
 
 # Multipart framing around the file: the body may exceed the file limit by this much.
 MULTIPART_SLACK = 64 * 1024
+QUIET_ROUTES = frozenset({"/health", "/metrics"})
 ROUTERS = (health, auth, employees, photos, devices, recognition, gateway, audit)
 
 
@@ -95,21 +97,28 @@ def create_office_app(state: OfficeState) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         start = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - start
-        route = route_label(request)
-        metrics.requests.labels(route, request.method, str(response.status_code)).inc()
-        metrics.latency.labels(route).observe(elapsed)
-        log.info(
-            "http_request",
-            method=request.method,
-            route=route,
-            status=response.status_code,
-            duration_ms=round(elapsed * 1000, 1),
-            # The trace middleware (inside this one) has unbound its context by now.
-            trace_id=getattr(request.state, "trace_id", None),
-        )
-        return response
+        status = 500  # an exception passes through here on its way to the 500 handler outside
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            elapsed = time.perf_counter() - start
+            route = route_label(request)
+            metrics.requests.labels(route, request.method, str(status)).inc()
+            metrics.latency.labels(route).observe(elapsed)
+            # Probes and scrapes every few seconds would drown the log at INFO.
+            level = logging.DEBUG if route in QUIET_ROUTES and status < 400 else logging.INFO
+            log.log(
+                level,
+                "http_request",
+                method=request.method,
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 1),
+                # The trace middleware (inside this one) has unbound its context by now.
+                trace_id=getattr(request.state, "trace_id", None),
+            )
 
     install_error_handlers(app, "internal error; see the office server log with this trace id")
 

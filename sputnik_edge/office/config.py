@@ -113,7 +113,7 @@ class OfficeCentralSection(StrictModel):
 class OfficeSection(StrictModel):
     timezone: str = "UTC"  # written to settings.office_timezone by `db upgrade`
     device_stale_after_s: float = Field(default=300, gt=0)
-    unknown_retention_days: float = Field(default=30, gt=0)
+    unknown_retention_days: int = Field(default=30, ge=1)  # unknown visitors' face crops
 
     @field_validator("timezone")
     @classmethod

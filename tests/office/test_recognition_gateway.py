@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, make_url, select, text
 
 from sputnik_edge.central.schema import attendance_events
@@ -235,3 +236,29 @@ def test_a_database_outage_seen_from_outside(
         assert "sputnik_office_database_up 1.0" in scraper.get("/metrics").text
     finally:
         proxy.close()
+
+
+def test_an_unexpected_failure_is_a_json_500_counted_under_its_route(
+    server: OfficeServer,
+    hr: httpx.Client,
+    viewer: httpx.Client,
+    faces_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def boom(image: Any) -> Any:
+        raise RuntimeError("internal detail that must not leak")
+
+    monkeypatch.setattr(server.state.recognition, "identify", boom)
+    r = hr.post(
+        "/api/v1/recognition/identify", files={"file": ("x.jpg", (faces_dir / OBAMA_480P).read_bytes())}
+    )
+    err = assert_error(r, 500, "internal_error")
+    assert "internal detail" not in r.text and "trace id" in err["message"]
+    samples = {
+        (s.labels["route"], s.labels["method"], s.labels["status"]): s.value
+        for family in text_string_to_metric_families(viewer.get("/metrics").text)
+        if family.name == "sputnik_office_http_requests"
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
+    assert samples[("/api/v1/recognition/identify", "POST", "500")] == 1.0
