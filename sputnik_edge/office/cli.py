@@ -210,7 +210,11 @@ def cmd_report(settings: OfficeSettings, args: argparse.Namespace) -> int:
             raise  # the service is there but something it needs is not: not this message
         raise RuntimeFailure(f"this build has no attendance service ({ATTENDANCE_SERVICE})") from None
     with _central(settings) as central:
-        sheet = service.AttendanceService(central.engine).timesheet(start, end, args.department, now=None)
+        attendance = service.AttendanceService(central.engine)
+        try:
+            sheet = attendance.timesheet(start, end, department=args.department)
+        except ValueError as exc:  # the service names the parameter at fault
+            raise UsageError(str(exc)) from None
     data = timesheet_csv(sheet, args.lang) if args.format == "csv" else timesheet_xlsx(sheet, args.lang)
     tmp = out.with_name(f".{out.name}.tmp")
     try:  # written aside and renamed: a reader never sees half a file

@@ -10,7 +10,9 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -273,15 +275,29 @@ def test_report_timesheet_writes_csv_and_xlsx(
 ) -> None:
     from openpyxl import load_workbook
 
+    from sputnik_edge.attendance.types import AttendanceEvent
+
+    with CentralStore(db_url) as central:
+        central.upsert_employee("rep-1", "Отчёт =Тестов", "Склад")
+        central.push_events(
+            [
+                AttendanceEvent(
+                    str(uuid.uuid4()), "door-1", "entrance", "check_in", "rep-1", None, 0.9,
+                    datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+                )
+            ]
+        )  # fmt: skip
     cfg = str(config(tmp_path, db_url))
     for fmt in ("csv", "xlsx"):
         out = tmp_path / f"t.{fmt}"
         argv = ["report", "timesheet", "--config", cfg, "--from", "2026-01-01", "--to", "2026-01-07"]
-        code, printed, err = run(capsys, *argv, "--format", fmt, "--out", str(out))
+        code, printed, err = run(capsys, *argv, "--department", "Склад", "--format", fmt, "--out", str(out))
         assert code == 0, err
         assert str(out) in printed
-    assert (tmp_path / "t.csv").read_bytes().startswith(b"\xef\xbb\xbf")
-    assert load_workbook(tmp_path / "t.xlsx").sheetnames
+    csv_text = (tmp_path / "t.csv").read_bytes()
+    assert csv_text.startswith(b"\xef\xbb\xbf") and "Отчёт =Тестов".encode() in csv_text
+    cells = [c.value for row in load_workbook(tmp_path / "t.xlsx").worksheets[0].iter_rows() for c in row]
+    assert "Отчёт =Тестов" in cells
 
 
 def test_serve_refuses_to_expose_itself_without_a_secret_key(
