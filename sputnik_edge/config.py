@@ -14,7 +14,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -244,21 +244,39 @@ def _nest(pairs: Mapping[tuple[str, str], Any]) -> dict[str, Any]:
     return dict(out)
 
 
-def _flat_env() -> dict[str, Any]:
-    return _nest({path: os.environ[name] for name, path in FLAT_ALIASES.items() if name in os.environ})
+def _flat_env(aliases: Mapping[str, tuple[str, str]] = FLAT_ALIASES) -> dict[str, Any]:
+    return _nest({path: os.environ[name] for name, path in aliases.items() if name in os.environ})
 
 
-def _credentials() -> dict[str, Any]:
+def _credentials(credentials: Mapping[str, tuple[str, str]] = CREDENTIALS) -> dict[str, Any]:
     directory = os.environ.get("CREDENTIALS_DIRECTORY")
     if not directory:
         return {}
     found: dict[tuple[str, str], Any] = {}
-    for name, path in CREDENTIALS.items():
+    for name, path in credentials.items():
         file = Path(directory) / name
         value = file.read_text().strip() if file.is_file() else ""
         if value:  # an empty credential file means "not set" (standalone device)
             found[path] = value
     return _nest(found)
+
+
+def layered_sources(
+    settings_cls: type[BaseSettings],
+    init_settings: PydanticBaseSettingsSource,
+    env_settings: PydanticBaseSettingsSource,
+    *,
+    aliases: Mapping[str, tuple[str, str]],
+    credentials: Mapping[str, tuple[str, str]],
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    """The precedence of every Sputnik settings class (the device's and the office server's):
+    prefixed environment > flat aliases > credentials > TOML (init kwargs) > defaults."""
+    return (
+        env_settings,
+        _DictSource(settings_cls, _flat_env(aliases)),
+        _DictSource(settings_cls, _credentials(credentials)),
+        init_settings,
+    )
 
 
 class Settings(BaseSettings):
@@ -299,22 +317,25 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # init kwargs carry the TOML file, so they rank *below* the environment.
-        return (
-            env_settings,
-            _DictSource(settings_cls, _flat_env()),
-            _DictSource(settings_cls, _credentials()),
-            init_settings,
+        return layered_sources(
+            settings_cls, init_settings, env_settings, aliases=FLAT_ALIASES, credentials=CREDENTIALS
         )
 
 
-def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
-    """--config, then $SPUTNIK_CONFIG, then /etc/sputnik-edge/config.toml, then none (defaults)."""
+def find_config_path(
+    explicit: str | os.PathLike[str] | None,
+    *,
+    env_var: str = "SPUTNIK_CONFIG",
+    default: Path = DEFAULT_CONFIG_PATH,
+) -> Path | None:
+    """--config, then $SPUTNIK_CONFIG, then /etc/sputnik-edge/config.toml, then none (defaults).
+    (The office server passes its own variable and default file.)"""
     if explicit:
         return Path(explicit)
-    env = os.environ.get("SPUTNIK_CONFIG")
+    env = os.environ.get(env_var)
     if env:
         return Path(env)
-    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
+    return default if default.is_file() else None
 
 
 def _format_loc(loc: tuple[int | str, ...]) -> str:
@@ -345,9 +366,12 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     return f"invalid configuration in {source}: " + "; ".join(lines)
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
-    """Load and validate; raise ConfigError with a one-line, key-naming message."""
-    cfg_path = find_config_path(path)
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def load_settings(cls: type[SettingsT], cfg_path: Path | None) -> SettingsT:
+    """Read ``cfg_path`` (None: defaults + environment only) into ``cls``; raise ConfigError with a
+    one-line, key-naming message. Shared by the device and the office server."""
     data: dict[str, Any] = {}
     source = "defaults + environment"
     if cfg_path is not None:
@@ -364,9 +388,14 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {cfg_path} is not valid TOML: {exc}") from None
     try:
-        return Settings(**data)
+        return cls(**data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Load and validate; raise ConfigError with a one-line, key-naming message."""
+    return load_settings(Settings, find_config_path(path))
 
 
 def redacted_dump(settings: Settings) -> dict[str, Any]:
@@ -387,6 +416,8 @@ __all__ = [
     "ConfigError",
     "Settings",
     "find_config_path",
+    "layered_sources",
     "load_config",
+    "load_settings",
     "redacted_dump",
 ]

@@ -71,9 +71,15 @@ def install_trace_and_auth(
     open_paths: frozenset[str] = frozenset({"/health"}),
     open_prefixes: tuple[str, ...] = (),
     on_request: Callable[[], None] = lambda: None,
+    authorize: Callable[[Request], Awaitable[Response | None]] | None = None,
 ) -> None:
     """Every answer gets ``X-Trace-ID``; with a token, every path but ``open_paths`` needs it;
-    a declared body over ``max_body`` is refused before it is read."""
+    a declared body over ``max_body`` is refused before it is read.
+
+    ``authorize`` (the office server's accounts, sessions and CSRF) is asked about every request
+    but preflights, after the token check and before the body is read: a response it returns is the
+    answer (401, 403, ...), None lets the request through. It decides itself which paths are open.
+    """
 
     @app.middleware("http")
     async def trace_and_auth(
@@ -98,6 +104,11 @@ def install_trace_and_auth(
                     "missing or wrong bearer token",
                     {"WWW-Authenticate": "Bearer"},
                 )
+            if authorize is not None and request.method != "OPTIONS":
+                refused = await authorize(request)
+                if refused is not None:
+                    refused.headers["X-Trace-ID"] = trace_id
+                    return refused
             length = request.headers.get("content-length")
             if length and length.isdigit() and int(length) > max_body:
                 return error_response(

@@ -1,0 +1,1 @@
+"""One router module per resource of the office server; ``common`` holds what they share."""

@@ -1,0 +1,137 @@
+"""``POST /api/v1/employees/{id}/photos`` (hr, admin): server-side enrolment of one photo.
+
+The same gate as ``sputnik-edge enroll``: the gateway's image validation, exactly one good face
+through the device's models and quality limits, and a face that already matches another active
+employee above the match threshold is refused (409 naming them) unless ``force=true``.
+The template is stored with the embedder's model id; the photo itself only with
+``central.store_photos``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from pydantic import BaseModel
+
+from sputnik_edge.api.errors import ApiError
+from sputnik_edge.api.uploads import UPLOAD_ERROR_RESPONSES, read_image_upload
+from sputnik_edge.central.errors import UnknownEmployeeError
+from sputnik_edge.office import audit
+from sputnik_edge.office.deps import Staff, State, actor_of, trace_id
+from sputnik_edge.office.routes import employee_queries as queries
+from sputnik_edge.office.routes.common import errors
+from sputnik_edge.office.routes.employees import EmployeeId
+from sputnik_edge.recognition.recognizer import EnrollmentError
+
+router = APIRouter(prefix="/api/v1/employees", tags=["employees"])
+
+
+class QualityOut(BaseModel):
+    ok: bool
+    reasons: list[str]
+    face_size: float
+    blur: float
+    yaw: float
+    pitch: float
+    roll: float
+    brightness: float
+    score: float
+
+
+class SimilarOut(BaseModel):
+    employee_id: str
+    similarity: float
+
+
+class PhotoOut(BaseModel):
+    employee_id: str
+    template_id: str
+    model_id: str
+    quality: QualityOut
+    photo_stored: bool
+    similar_to: list[SimilarOut]  # other employees this face matches (only when forced)
+
+
+PHOTO_ERRORS = {
+    **UPLOAD_ERROR_RESPONSES,
+    **errors(
+        (404, "No such employee"),
+        (409, "The face already matches another employee (send force=true to enrol anyway)"),
+        (
+            422,
+            "Invalid request or image, or no usable face: code no_face, several_faces or the quality "
+            "reason (face_too_small, blurry, pose_yaw, pose_pitch, too_dark, too_bright, low_det_score, "
+            "partial_face)",
+        ),
+    ),
+}
+
+
+@router.post("/{employee_id}/photos", status_code=201, response_model=PhotoOut, responses=PHOTO_ERRORS)
+def enrol_photo(
+    employee_id: EmployeeId,
+    request: Request,
+    state: State,
+    user: Staff,
+    file: Annotated[UploadFile, File(description="JPEG, PNG or WEBP with exactly one face")],
+    force: Annotated[bool, Form(description="enrol even if the face matches another employee")] = False,
+) -> PhotoOut:
+    if queries.get(state.central, employee_id) is None:
+        raise ApiError(404, "not_found", f"no employee {employee_id!r}")
+    http = state.settings.http
+    decoded = read_image_upload(file, max_upload=http.max_upload_bytes, max_pixels=http.max_pixels)
+    recognition = state.recognition
+    try:
+        vec, quality = recognition.enrollment_template(decoded.image, file.filename or "file")
+    except EnrollmentError as exc:
+        state.metrics.enrolments.labels(exc.code).inc()
+        raise ApiError(422, exc.code, str(exc)) from None
+    model_id = recognition.model_id
+    threshold = state.settings.recognition.match_threshold
+    similar = state.central.find_conflicts(model_id, vec, threshold, exclude_employee_id=employee_id)
+    if similar and not force:
+        other, sim = similar[0]
+        state.metrics.enrolments.labels("duplicate_face").inc()
+        raise ApiError(
+            409,
+            "duplicate_face",
+            f"this face already matches employee {other!r} (similarity {sim:.3f} >= {threshold}); "
+            "send force=true to enrol anyway",
+        )
+    photos = None
+    if state.settings.central.store_photos:
+        file.file.seek(0)
+        photos = [file.file.read(http.max_upload_bytes + 1)]
+    try:
+        (template_id,) = state.central.add_templates(
+            employee_id, model_id, np.asarray(vec)[None], [quality.score], photos=photos
+        )
+    except UnknownEmployeeError:  # erased between the check above and now
+        raise ApiError(404, "not_found", f"no employee {employee_id!r}") from None
+    audit.record_now(
+        state.central,
+        actor=actor_of(user),
+        action="employee_photo_enrolled",
+        target_type="employee",
+        target_id=employee_id,
+        details={
+            "template_id": template_id,
+            "model_id": model_id,
+            "quality": round(quality.score, 3),
+            "photo_stored": photos is not None,
+            "forced_over": [other for other, _ in similar],
+        },
+        trace_id=trace_id(request),
+    )
+    state.metrics.enrolments.labels("accepted").inc()
+    q = quality.as_dict()
+    return PhotoOut(
+        employee_id=employee_id,
+        template_id=template_id,
+        model_id=model_id,
+        quality=QualityOut.model_validate(q),
+        photo_stored=photos is not None,
+        similar_to=[SimilarOut(employee_id=o, similarity=round(s, 4)) for o, s in similar],
+    )
