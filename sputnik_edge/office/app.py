@@ -23,6 +23,7 @@ from sputnik_edge.api.middleware import BodyLimit, install_trace_and_auth
 from sputnik_edge.central.errors import CentralError
 from sputnik_edge.office.context import OfficeState
 from sputnik_edge.office.deps import CSRF_HEADER, authorizer
+from sputnik_edge.office.pages import routes as pages
 from sputnik_edge.office.routes import audit, auth, devices, employees, gateway, health, photos, recognition
 
 log = structlog.get_logger(__name__)
@@ -87,7 +88,7 @@ def create_office_app(state: OfficeState) -> FastAPI:
         token="",
         max_body=max_upload + MULTIPART_SLACK,
         max_upload=max_upload,
-        authorize=authorizer(state),
+        authorize=pages.authorizer(authorizer(state)),
     )
     metrics = state.metrics
     route_label = RouteLabels(app)
@@ -131,4 +132,5 @@ def create_office_app(state: OfficeState) -> FastAPI:
 
     for module in ROUTERS:
         app.include_router(module.router)
+    pages.install(app)
     return app

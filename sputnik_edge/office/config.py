@@ -77,6 +77,7 @@ class OfficeHttpSection(StrictModel):
     login_attempts_per_username: int = Field(default=5, ge=1)
     login_window_s: float = Field(default=300, gt=0)
     gateway_rate_limit_per_minute: int = Field(default=120, ge=0)  # per camera; 0 = off
+    ui_language: Literal["auto", "en", "ru"] = "auto"  # the web pages; auto: the browser's language
 
     @field_validator("secret_key")
     @classmethod

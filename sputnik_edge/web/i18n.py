@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sputnik_edge.web.i18n_office import OFFICE_MESSAGES
+
 LANGUAGES = ("en", "ru")
 
-MESSAGES: dict[str, dict[str, str]] = {
+DEVICE_MESSAGES: dict[str, dict[str, str]] = {
     "en": {
         "device_status": "Device status",
         "status_ok": "OK",
@@ -123,6 +125,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "kind_low_confidence": "неуверенно",
         "kind_spoof_suspected": "подозрение на подделку",
     },
+}
+
+# One namespace for both sets of pages (the office's strings live in i18n_office to keep files small).
+MESSAGES: dict[str, dict[str, str]] = {
+    lang: {**DEVICE_MESSAGES[lang], **OFFICE_MESSAGES[lang]} for lang in LANGUAGES
 }
 
 

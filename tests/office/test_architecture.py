@@ -11,8 +11,18 @@ from tests.conftest import REPO_ROOT
 PACKAGE_ROOT = REPO_ROOT / "sputnik_edge"
 OFFICE = "sputnik_edge.office"
 # The stages and shared modules the office server builds on (attendance.types: the event type the
-# central push takes).
-ALLOWED = ("api", "central", "recognition", "vision", "config", "logging", "redaction", "attendance.types")
+# central push takes; web: the pages' templates, translations and rendering).
+ALLOWED = (
+    "api",
+    "central",
+    "recognition",
+    "vision",
+    "config",
+    "logging",
+    "redaction",
+    "attendance.types",
+    "web",
+)
 MAX_LINES = 400
 
 
