@@ -157,6 +157,8 @@ attendance_events = Table(
     CheckConstraint(EVENT_KIND_CHECK, name="kind"),
     Index(None, "employee_id", "captured_at"),
     Index(None, "device_id", "device_seq"),
+    # 0003: the office's event pages, newest first with a (captured_at, event_id) keyset cursor.
+    Index(None, "captured_at", "event_id"),
 )
 
 settings = Table(

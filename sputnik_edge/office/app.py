@@ -24,14 +24,24 @@ from sputnik_edge.central.errors import CentralError
 from sputnik_edge.office.context import OfficeState
 from sputnik_edge.office.deps import CSRF_HEADER, authorizer
 from sputnik_edge.office.pages import routes as pages
-from sputnik_edge.office.routes import audit, auth, devices, employees, gateway, health, photos, recognition
+from sputnik_edge.office.routes import (
+    audit,
+    auth,
+    devices,
+    employees,
+    gateway,
+    health,
+    photos,
+    recognition,
+    unknowns,
+)
 
 log = structlog.get_logger(__name__)
 
 # Multipart framing around the file: the body may exceed the file limit by this much.
 MULTIPART_SLACK = 64 * 1024
 QUIET_ROUTES = frozenset({"/health", "/metrics"})
-ROUTERS = (health, auth, employees, photos, devices, recognition, gateway, audit)
+ROUTERS = (health, auth, employees, photos, devices, recognition, gateway, audit, unknowns)
 
 
 class RouteLabels:

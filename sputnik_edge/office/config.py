@@ -115,6 +115,10 @@ class OfficeSection(StrictModel):
     timezone: str = "UTC"  # written to settings.office_timezone by `db upgrade`
     device_stale_after_s: float = Field(default=300, gt=0)
     unknown_retention_days: int = Field(default=30, ge=1)  # unknown visitors' face crops
+    # The "unknown visitors" page and API: groups faces that devices upload with
+    # central.upload_unknown_snapshots. Off by default, like the upload itself.
+    unknown_visitors: bool = False
+    unknown_group_threshold: float = Field(default=0.45, gt=0, lt=1)  # cosine similarity within a group
 
     @field_validator("timezone")
     @classmethod

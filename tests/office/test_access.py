@@ -67,7 +67,12 @@ OPS = [
     Op("DELETE", E, 204, "hr"),
     Op("POST", "/api/v1/recognition/identify", 200, "hr", "photo"),
     Op("GET", "/api/v1/audit", 200, "admin"),
+    # Unknown visitors are off on this server: listing says so, the rest is not found.
+    Op("GET", "/api/v1/unknowns", 200, "hr"),
+    Op("GET", "/api/v1/unknowns/faces/{event_id}/crop.jpg", 404, "hr"),
+    Op("POST", "/api/v1/unknowns/{group_id}/enroll", 404, "hr", "json"),
 ]
+SOME_UUID = "6f1c1c2e-0c3b-4a57-9a51-2b4f1d7f9a10"
 
 
 def expected(op: Op, caller: str) -> int:
@@ -112,6 +117,7 @@ def clients(server: OfficeServer) -> dict[str, httpx.Client]:
 def call(client: httpx.Client, op: Op, caller: str, faces_dir: Path) -> httpx.Response:
     prefix = "del" if op.method == "DELETE" else ("ph" if op.path.endswith("/photos") else "m")
     path = op.path.replace("{employee_id}", f"{prefix}-{caller}")
+    path = path.replace("{event_id}", SOME_UUID).replace("{group_id}", SOME_UUID)
     kw: dict[str, Any] = {}
     if op.body == "json" and op.method == "POST":
         kw["json"] = {"employee_id": f"new-{caller}", "full_name": "New Person"}
