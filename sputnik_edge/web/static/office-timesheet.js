@@ -1,7 +1,7 @@
 // Timesheet: the timesheet API's rows and totals, every mark in words as well as colour; for hr a
 // correction dialog (add a missing check-in/out, or void an event; a reason is required).
 "use strict";
-import { api, duration, el, fmt, hhmm, kindLabel, nextDay, query, show, t, tag, zonedIso } from "./office.js";
+import { api, duration, el, fmt, hhmm, kindLabel, nextDay, query, show, span, t, tag, zonedIso } from "./office.js";
 
 const root = document.getElementById("timesheet");
 const params = { from: root.dataset.from, to: root.dataset.to, department: root.dataset.department };
@@ -16,8 +16,8 @@ function time(value) {
 function marks(r) {
   const out = [];
   if (r.absent) out.push(tag(t.mark_absent, "bad"));
-  if (r.late_minutes > 0) out.push(tag(fmt(t.mark_late, { minutes: r.late_minutes }), "warn"));
-  if (r.early_leave_minutes > 0) out.push(tag(fmt(t.mark_early, { minutes: r.early_leave_minutes }), "warn"));
+  if (r.late_minutes > 0) out.push(tag(fmt(t.mark_late, { time: span(r.late_minutes) }), "warn"));
+  if (r.early_leave_minutes > 0) out.push(tag(fmt(t.mark_early, { time: span(r.early_leave_minutes) }), "warn"));
   if (r.missing_in) out.push(tag(t.mark_missing_in, "warn"));
   if (r.missing_out) out.push(tag(t.mark_missing_out, "warn"));
   if (r.pending) out.push(tag(t.mark_pending, "off"));
@@ -62,8 +62,8 @@ function totalRow(x) {
   return el("tr", { "data-employee-id": x.employee_id },
     cell(t.name, [el("strong", { text: x.full_name }), " ", el("span", { class: "muted", text: x.employee_id })]),
     cell(t.worked, duration(x.worked_minutes)),
-    cell(t.late_total, duration(x.late_minutes)),
-    cell(t.early_total, duration(x.early_leave_minutes)),
+    cell(t.late_total, x.late_minutes ? span(x.late_minutes) : "–"),
+    cell(t.early_total, x.early_leave_minutes ? span(x.early_leave_minutes) : "–"),
     cell(t.days_present, String(x.days_present)),
     cell(t.days_absent, String(x.days_absent)));
 }

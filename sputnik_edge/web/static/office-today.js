@@ -2,7 +2,7 @@
 // every few seconds without reloading. Rows carry data-employee-id / data-event-id / data-device-id
 // so a test (or a screen reader user's find) can follow one person or event across refreshes.
 "use strict";
-import { api, el, fmt, hhmm, kindLabel, query, show, t, tag, todayIn, zonedIso } from "./office.js";
+import { api, clock, el, fmt, hhmm, kindLabel, query, show, span, t, tag, todayIn, zonedIso } from "./office.js";
 
 const root = document.getElementById("today");
 const refreshMs = Number(root.dataset.refreshMs || 5000);
@@ -24,7 +24,9 @@ function renderDaily(daily) {
   const rows = daily.rows.slice().sort((a, b) => a.full_name.localeCompare(b.full_name));
   const inNow = rows.filter((r) => r.in_now);
   const late = rows.filter((r) => r.late);
-  const absent = rows.filter((r) => r.absent);
+  // The API decides "absent" once the day is over; until then, whoever was due and has not come.
+  const now = Date.now();
+  const absent = rows.filter((r) => r.absent || (!r.present && r.scheduled_start && Date.parse(r.scheduled_start) <= now));
   const present = rows.filter((r) => r.present);
   const counts = { in_now: inNow.length, late: late.length, absent: absent.length, present: present.length };
   for (const [key, n] of Object.entries(counts)) {
@@ -34,8 +36,9 @@ function renderDaily(daily) {
   fill(document.getElementById("list-in-now"),
     inNow.map((r) => person(r, fmt(t.since, { time: hhmm(r.first_in) }))), t.nobody);
   fill(document.getElementById("list-late"),
-    late.map((r) => person(r, hhmm(r.first_in), tag(fmt(t.late_by, { minutes: r.late_minutes }), "warn"))), t.nobody);
-  fill(document.getElementById("list-absent"), absent.map((r) => person(r, tag(t.mark_absent, "bad"))), t.nobody);
+    late.map((r) => person(r, hhmm(r.first_in), tag(fmt(t.late_by, { time: span(r.late_minutes) }), "warn"))), t.nobody);
+  fill(document.getElementById("list-absent"),
+    absent.map((r) => person(r, r.absent ? tag(t.mark_absent, "bad") : tag(t.not_arrived, "warn"))), t.nobody);
   document.getElementById("today-day").textContent = daily.day;
 }
 
@@ -87,7 +90,7 @@ async function refresh() {
   fill(document.getElementById("today-events"), list.slice(0, 20).map(eventItem), t.no_events_today);
   renderDevices(devices, list, !events.next_cursor);
   const now = new Date();
-  show(document.getElementById("today-updated"), fmt(t.updated_at, { time: now.toLocaleTimeString(document.documentElement.lang) }));
+  show(document.getElementById("today-updated"), fmt(t.updated_at, { time: clock(now) }));
   root.dataset.refreshes = String(Number(root.dataset.refreshes) + 1);
   root.dataset.refreshedAt = now.toISOString();
 }

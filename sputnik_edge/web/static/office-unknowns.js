@@ -36,8 +36,9 @@ function groupCard(g, index) {
     if (ev.target.name !== `who-${index}`) return;
     const isNew = ev.target.value === "new";
     newPart.hidden = !isNew;
-    form.elements.employee_id.toggleAttribute("list", !isNew);
-    if (!isNew) form.elements.employee_id.setAttribute("list", "employee-list");
+    // A new employee's id is not one of the existing ones: no suggestions then.
+    if (isNew) form.elements.employee_id.removeAttribute("list");
+    else form.elements.employee_id.setAttribute("list", "employee-list");
     form.elements.full_name.required = isNew;
   });
   const result = form.querySelector('[data-role="result"]');

@@ -87,11 +87,23 @@ export function hhmm(iso) {
 export function dateTime(iso) {
   return iso ? dateTimeFmt.format(new Date(iso)) : "–";
 }
+const clockFmt = new Intl.DateTimeFormat(lang, {
+  timeZone: timezone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+});
+export function clock(date) {
+  return clockFmt.format(date);
+}
 
 export function duration(minutes) {
   if (minutes === null || minutes === undefined) return "–";
   const m = Math.max(0, Math.round(minutes));
   return fmt(t.hours_minutes, { h: Math.floor(m / 60), m: String(m % 60).padStart(2, "0") });
+}
+
+// A lateness or early leave: "24 min", "5 h 50 min".
+export function span(minutes) {
+  const m = Math.max(0, Math.round(minutes || 0));
+  return m < 60 ? fmt(t.minutes_only, { m }) : fmt(t.hours_minutes, { h: Math.floor(m / 60), m: String(m % 60).padStart(2, "0") });
 }
 
 // The zone's offset from UTC, in minutes, at an instant.
