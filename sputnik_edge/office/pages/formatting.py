@@ -19,10 +19,6 @@ def local_time(value: datetime | None, timezone: str) -> str:
     return aware.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def iso(value: datetime | None) -> str:
-    return value.isoformat() if value is not None else ""
-
-
 def ago(seconds: float | None, t: Mapping[str, str]) -> str:
     if seconds is None:
         return t["never"]

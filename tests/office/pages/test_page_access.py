@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sputnik_edge.office import audit
+from sputnik_edge.office.deps import SESSION_COOKIE
 from sputnik_edge.web.i18n import DEVICE_MESSAGES, MESSAGES
 from sputnik_edge.web.i18n_office import OFFICE_MESSAGES
-from tests.office.conftest import OfficeServer, Session, login
+from tests.office.conftest import OfficeServer, Session, login, office_settings
 from tests.office.pages.conftest import PAGES, ROLE_USER, may_open
 from tests.support.browser import assert_csp
 
@@ -75,6 +76,21 @@ def test_the_login_goes_back_only_to_a_local_page(office: OfficeServer, asked: s
     with office.client() as anon:
         r = anon.get("/login", params={"next": asked})
     assert r.status_code == 200 and 'data-next="/today"' in r.text
+
+
+def test_a_database_outage_is_a_page_not_json(  # type: ignore[no-untyped-def]
+    sessions: dict[str, Session], server_factory
+) -> None:
+    # Same secret key, so the session cookie's signature is good; the database behind it is gone.
+    dead = server_factory(office_settings("postgresql+psycopg2://postgres@127.0.0.1:1/gone"))
+    cookie = sessions["viewer"].client.cookies.get(SESSION_COOKIE)
+    with dead.client(cookies={SESSION_COOKIE: cookie}, headers={"Accept-Language": "en"}) as client:
+        r = client.get("/today")
+        assert r.status_code == 503 and r.headers["content-type"].startswith("text/html")
+        assert "Database unavailable" in r.text
+        assert_csp(r.headers)
+        assert client.get("/api/v1/devices").json()["error"]["code"] == "database_unavailable"
+        assert client.get("/login").status_code == 200  # the form still shows
 
 
 def test_a_logged_in_visitor_skips_the_login_form(office: OfficeServer, sessions: dict[str, Session]) -> None:
