@@ -122,11 +122,17 @@ def test_office_stack_end_to_end(stack: Stack, tmp_path: Path, faces_dir: Path) 
     # A bounded load through nginx (the full run for docs/BENCHMARKS.md is the same tool, larger).
     from sputnik_edge.tools.office_load import run_office_load
 
-    camera = {"camera_token": stack.camera_token, "photo": photo_jpeg(faces_dir)}
     load = run_office_load(
-        stack.https, username="admin", password=PASSWORD, requests=40, concurrency=4, max_seconds=30, verify=False,
-        **camera,
-    )  # fmt: skip
+        stack.https,
+        username="admin",
+        password=PASSWORD,
+        camera_token=stack.camera_token,
+        photo=photo_jpeg(faces_dir),
+        requests=40,
+        concurrency=4,
+        max_seconds=30,
+        verify=False,
+    )
     for call in ("login", "timesheet", "events", "gateway"):
         assert load[call]["requests"] > 0 and load[call]["errors"] == 0, (call, load[call])
 
