@@ -25,6 +25,7 @@ from sputnik_edge.office.context import OfficeState
 from sputnik_edge.office.deps import CSRF_HEADER, authorizer
 from sputnik_edge.office.pages import routes as pages
 from sputnik_edge.office.routes import (
+    attendance,
     audit,
     auth,
     devices,
@@ -33,6 +34,7 @@ from sputnik_edge.office.routes import (
     health,
     photos,
     recognition,
+    schedules,
     unknowns,
 )
 
@@ -41,7 +43,9 @@ log = structlog.get_logger(__name__)
 # Multipart framing around the file: the body may exceed the file limit by this much.
 MULTIPART_SLACK = 64 * 1024
 QUIET_ROUTES = frozenset({"/health", "/metrics"})
-ROUTERS = (health, auth, employees, photos, devices, recognition, gateway, audit, unknowns)
+ROUTERS = (
+    health, auth, employees, photos, devices, recognition, gateway, audit, unknowns, schedules, attendance,
+)  # fmt: skip
 
 
 class RouteLabels:

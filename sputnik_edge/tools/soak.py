@@ -8,10 +8,8 @@ descriptors sampled, so leaks show as a slope.
 from __future__ import annotations
 
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ import numpy as np
 import psutil
 
 from sputnik_edge.tools.daemon_process import DaemonProcess
+from sputnik_edge.tools.load import hammer
 from sputnik_edge.tools.paths import dev_people
 
 # Soak and loadtest measure the daemon, not its HTTP rate limiter.
@@ -42,60 +41,6 @@ def enrol(db: Path, photos: dict[str, Path]) -> None:
         vec, q = rec.enrollment_template(load_image(photo), str(photo))
         store.enroll(emp, emp, None, rec.model_id, vec[None], [q.score])
     store.close()
-
-
-def _percentiles(ms: list[float]) -> dict[str, float]:
-    if not ms:
-        return {"p50_ms": float("nan"), "p99_ms": float("nan")}
-    a = np.asarray(ms)
-    return {
-        "p50_ms": round(float(np.percentile(a, 50)), 2),
-        "p95_ms": round(float(np.percentile(a, 95)), 2),
-        "p99_ms": round(float(np.percentile(a, 99)), 2),
-        "max_ms": round(float(a.max()), 2),
-    }
-
-
-def _hammer(
-    call: Callable[[Any], int], requests: int, concurrency: int, max_seconds: float
-) -> dict[str, Any]:
-    latencies: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    deadline = time.monotonic() + max_seconds
-    local = threading.local()
-
-    def one(_: int) -> None:
-        nonlocal errors
-        if time.monotonic() > deadline:
-            return
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = httpx.Client(timeout=30)
-        t0 = time.perf_counter()
-        try:
-            status = call(client)
-        except httpx.HTTPError:
-            status = 0
-        dt = (time.perf_counter() - t0) * 1000
-        with lock:
-            latencies.append(dt)
-            if status >= 500 or status == 0:
-                errors += 1
-
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, range(requests)))
-    wall = time.perf_counter() - t0
-    done = len(latencies)
-    return {
-        "requests": done,
-        "concurrency": concurrency,
-        "errors": errors,
-        "error_rate": round(errors / max(1, done), 5),
-        "throughput_rps": round(done / wall, 1),
-        **_percentiles(latencies),
-    }
 
 
 def run_load(
@@ -117,13 +62,13 @@ def run_load(
         body = photo.read_bytes()
         try:
             daemon.wait_ready()
-            health = _hammer(
+            health = hammer(
                 lambda c: int(c.get(daemon.url + "/health").status_code),
                 health_requests,
                 concurrency,
                 max_seconds,
             )
-            gateway = _hammer(
+            gateway = hammer(
                 lambda c: int(
                     c.post(
                         daemon.url + "/api/v1/gateway/snapshot",

@@ -40,9 +40,9 @@ from sqlalchemy.pool import NullPool
 from sputnik_edge.central.errors import normalise_url
 from sputnik_edge.central.migrate import upgrade
 from sputnik_edge.central.schema import attendance_events, employees
-from sputnik_edge.office.attendance import AttendanceService
 from sputnik_edge.office.attendance.cursor import encode_cursor
 from sputnik_edge.office.attendance.events import EventFilters
+from sputnik_edge.office.attendance.service import AttendanceService
 
 log = structlog.get_logger(__name__)
 

@@ -44,6 +44,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         s.compose("down", "-v", timeout=120)
 
 
+def photo_jpeg(faces_dir: Path) -> bytes:
+    return (faces_dir / "images/barack_obama/obama-480p.jpg").read_bytes()
+
+
 def login(stack: Stack) -> tuple[httpx.Client, str]:
     c = stack.client()
     r = c.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
@@ -114,6 +118,23 @@ def test_office_stack_end_to_end(stack: Stack, tmp_path: Path, faces_dir: Path) 
     stack.wait_healthy()
     client, _ = login(stack)
     assert client.get("/api/v1/employees/lin").json()["templates"] == 1
+
+    # A bounded load through nginx (the full run for docs/BENCHMARKS.md is the same tool, larger).
+    from sputnik_edge.tools.office_load import run_office_load
+
+    load = run_office_load(
+        stack.https,
+        username="admin",
+        password=PASSWORD,
+        camera_token=stack.camera_token,
+        photo=photo_jpeg(faces_dir),
+        requests=40,
+        concurrency=4,
+        max_seconds=30,
+        verify=False,
+    )
+    for call in ("login", "timesheet", "events", "gateway"):
+        assert load[call]["requests"] > 0 and load[call]["errors"] == 0, (call, load[call])
 
     # The office stopped: nginx answers 502 in the error shape.
     assert stack.podman("stop", office).returncode == 0

@@ -67,6 +67,14 @@ OPS = [
     Op("DELETE", E, 204, "hr"),
     Op("POST", "/api/v1/recognition/identify", 200, "hr", "photo"),
     Op("GET", "/api/v1/audit", 200, "admin"),
+    Op("GET", "/api/v1/attendance/events", 200, "viewer"),
+    Op("GET", "/api/v1/attendance/daily", 200, "viewer"),
+    Op("GET", "/api/v1/attendance/timesheet", 200, "viewer", "query"),
+    Op("GET", "/api/v1/attendance/corrections", 200, "viewer"),
+    Op("POST", "/api/v1/attendance/corrections", 201, "hr", "correction"),
+    Op("GET", "/api/v1/attendance/schedules", 200, "viewer"),
+    Op("PUT", "/api/v1/attendance/schedules/{scope}/{scope_key}", 200, "hr", "schedule"),
+    Op("DELETE", "/api/v1/attendance/schedules/{scope}/{scope_key}", 204, "hr"),
     # Unknown visitors are off on this server: listing says so, the rest is not found.
     Op("GET", "/api/v1/unknowns", 200, "hr"),
     Op("GET", "/api/v1/unknowns/faces/{event_id}/crop.jpg", 404, "hr"),
@@ -105,7 +113,10 @@ def clients(server: OfficeServer) -> dict[str, httpx.Client]:
         out[role] = server.client(headers={"Authorization": f"Bearer {new_token(central, f'm-{role}')}"})
     out["cookie_no_csrf"] = login(server, "m-admin").client
     add_user(central, "m-login", "viewer")
+    week = {"week": [["09:00", "18:00"]] * 5 + [None, None]}
     for caller in CALLERS:
+        r = out["admin"].put(f"/api/v1/attendance/schedules/department/dept-{caller}", json=week)
+        assert r.status_code == 200, r.text
         for prefix in ("m", "del", "ph"):
             r = out["admin"].post(
                 "/api/v1/employees", json={"employee_id": f"{prefix}-{caller}", "full_name": caller}
@@ -118,6 +129,8 @@ def call(client: httpx.Client, op: Op, caller: str, faces_dir: Path) -> httpx.Re
     prefix = "del" if op.method == "DELETE" else ("ph" if op.path.endswith("/photos") else "m")
     path = op.path.replace("{employee_id}", f"{prefix}-{caller}")
     path = path.replace("{event_id}", SOME_UUID).replace("{group_id}", SOME_UUID)
+    # Each caller has a department schedule of its own to replace or delete.
+    path = path.replace("{scope}", "department").replace("{scope_key}", f"dept-{caller}")
     kw: dict[str, Any] = {}
     if op.body == "json" and op.method == "POST":
         kw["json"] = {"employee_id": f"new-{caller}", "full_name": "New Person"}
@@ -125,6 +138,18 @@ def call(client: httpx.Client, op: Op, caller: str, faces_dir: Path) -> httpx.Re
         kw["json"] = {"department": "Matrix"}
     elif op.body == "login":
         kw["json"] = {"username": "m-login", "password": PASSWORD}
+    elif op.body == "query":
+        kw["params"] = {"from": "2026-11-01", "to": "2026-11-30"}
+    elif op.body == "correction":
+        kw["json"] = {
+            "action": "add",
+            "employee_id": f"m-{caller}",
+            "punch_kind": "check_in",
+            "at": "2026-11-02T09:00:00+00:00",
+            "reason": "forgot the card",
+        }
+    elif op.body == "schedule":
+        kw["json"] = {"week": [["09:00", "18:00"]] * 5 + [None, None], "grace_minutes": 10}
     elif op.body in ("photo", "snapshot"):
         kw["files"] = {"file": ("p.jpg", (faces_dir / PHOTO).read_bytes(), "image/jpeg")}
         if op.path.endswith("/photos"):

@@ -99,6 +99,17 @@ OPERATIONS = {
     "POST /api/v1/gateway/snapshot": True,
     "GET /api/v1/gateway/health": False,
     "GET /api/v1/audit": True,
+    "GET /api/v1/attendance/events": True,
+    "GET /api/v1/attendance/daily": True,
+    "GET /api/v1/attendance/timesheet": True,
+    "GET /api/v1/attendance/corrections": True,
+    "POST /api/v1/attendance/corrections": True,
+    "GET /api/v1/attendance/schedules": False,
+    "PUT /api/v1/attendance/schedules/{scope}/{scope_key}": True,
+    "DELETE /api/v1/attendance/schedules/{scope}/{scope_key}": True,
+    "GET /api/v1/unknowns": False,
+    "GET /api/v1/unknowns/faces/{event_id}/crop.jpg": True,
+    "POST /api/v1/unknowns/{group_id}/enroll": True,
 }
 
 

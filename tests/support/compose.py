@@ -31,6 +31,7 @@ class Stack:
     https_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     db_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    camera_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
     def prepare(self) -> Stack:
         sec, certs = self.workdir / "secrets", self.workdir / "certs"

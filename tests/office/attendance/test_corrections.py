@@ -10,12 +10,9 @@ from sqlalchemy import Engine, func, select
 
 from sputnik_edge.central.schema import attendance_corrections, attendance_events, work_schedules
 from sputnik_edge.central.store import CentralStore
-from sputnik_edge.office.attendance import (
-    AttendanceService,
-    CorrectionError,
-    CorrectionRow,
-    erase_employee_rows,
-)
+from sputnik_edge.office.attendance.corrections import erase_employee_rows
+from sputnik_edge.office.attendance.service import AttendanceService
+from sputnik_edge.office.attendance.types import CorrectionError, CorrectionRow
 from tests.office.attendance.helpers import MSK, OFFICE_WEEK, add_employee, punches, set_office_timezone
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import Engine
 
 from sputnik_edge.central.store import CentralStore
-from sputnik_edge.office.attendance import AttendanceService, ParameterError
+from sputnik_edge.office.attendance.service import AttendanceService
+from sputnik_edge.office.attendance.types import ParameterError
 from tests.office.attendance.helpers import (
     LATER,
     MSK,

@@ -10,7 +10,8 @@ from sqlalchemy import Engine, select
 
 from sputnik_edge.central.schema import attendance_events
 from sputnik_edge.central.store import CentralStore
-from sputnik_edge.office.attendance import AttendanceService, ParameterError
+from sputnik_edge.office.attendance.service import AttendanceService
+from sputnik_edge.office.attendance.types import ParameterError
 from tests.office.attendance.helpers import MSK, add_employee, event, push, set_office_timezone
 
 pytestmark = pytest.mark.integration

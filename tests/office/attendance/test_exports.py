@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine
 
 from sputnik_edge.central.store import CentralStore
-from sputnik_edge.office.attendance import AttendanceService
+from sputnik_edge.office.attendance.service import AttendanceService
 from sputnik_edge.office.exports import DAY_HEADERS, TOTAL_HEADERS, timesheet_csv, timesheet_xlsx, totals_csv
 from tests.office.attendance.helpers import (
     LATER,

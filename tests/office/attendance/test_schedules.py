@@ -7,7 +7,8 @@ from datetime import time
 import pytest
 from sqlalchemy import Engine, text
 
-from sputnik_edge.office.attendance import AttendanceService, ParameterError
+from sputnik_edge.office.attendance.service import AttendanceService
+from sputnik_edge.office.attendance.types import ParameterError
 from sputnik_edge.office.timesheet import Shift
 from tests.office.attendance.helpers import OFFICE_WEEK, add_employee
 

@@ -11,7 +11,8 @@ from sqlalchemy import Engine, select
 
 from sputnik_edge.central.schema import attendance_corrections, attendance_events
 from sputnik_edge.central.store import CentralStore
-from sputnik_edge.office.attendance import AttendanceService, ParameterError
+from sputnik_edge.office.attendance.service import AttendanceService
+from sputnik_edge.office.attendance.types import ParameterError
 from sputnik_edge.office.timesheet import (
     AddPunch,
     Correction,
