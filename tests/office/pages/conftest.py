@@ -13,6 +13,7 @@ from sputnik_edge.central.schema import devices
 from sputnik_edge.central.types import DeviceHeartbeat
 from sputnik_edge.office.config import OfficeSettings
 from tests.office.conftest import PASSWORD, OfficeServer, add_user, office_settings
+from tests.support.browser import web_browser  # noqa: F401  (the fixture, for this folder's tests)
 
 USERS = {"anna": "admin", "hanna": "hr", "victor": "viewer"}
 ROLE_USER = {role: name for name, role in USERS.items()}
@@ -56,9 +57,12 @@ def add_devices(server: OfficeServer) -> None:
     )
 
 
-def browser_login(context: Any, server: OfficeServer, username: str) -> None:
-    """A logged-in browser context (the cookie lands in the context's jar), without the form."""
+def browser_login(context: Any, server: OfficeServer, username: str) -> str:
+    """A logged-in browser context (the cookie lands in the context's jar), without the form;
+    returns the session's CSRF token."""
     r = context.request.post(
         server.url + "/api/v1/auth/login", data={"username": username, "password": PASSWORD}
     )
     assert r.ok, r.text()
+    token: str = r.json()["csrf_token"]
+    return token

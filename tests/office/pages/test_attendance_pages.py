@@ -26,7 +26,7 @@ from sputnik_edge.attendance.types import AttendanceEvent
 from sputnik_edge.office.config import OfficeSettings
 from sputnik_edge.store.event_faces import EventFace
 from sputnik_edge.vision.imageio import load_image
-from tests.office.conftest import OfficeServer, login, office_settings
+from tests.office.conftest import OfficeServer, add_user, login, office_settings
 from tests.office.pages.conftest import PAGES, USERS, add_devices, browser_login, may_open
 from tests.support.browser import (
     DESKTOP,
@@ -37,7 +37,6 @@ from tests.support.browser import (
     serious_accessibility_violations,
 )
 
-pytest_plugins = ["tests.support.browser"]
 pytestmark = pytest.mark.integration
 
 IN, OUT = "check_in", "check_out"
@@ -109,8 +108,6 @@ def office(  # type: ignore[no-untyped-def]
 ) -> OfficeServer:
     settings: OfficeSettings = office_settings(db_url, office={"timezone": zone, "unknown_visitors": True})
     server = server_factory(settings)
-    from tests.office.conftest import add_user
-
     for name, role in USERS.items():
         add_user(server.central, name, role)
     add_devices(server)

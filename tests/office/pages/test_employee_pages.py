@@ -28,11 +28,15 @@ from tests.support.browser import (
 )
 from tests.support.waiting import wait_until
 
-pytest_plugins = ["tests.support.browser"]
 pytestmark = pytest.mark.integration
 
 OBAMA = "images/barack_obama/obama.jpg"
 BIDEN = "images/joe_biden/biden.jpg"
+COLLEAGUES = [
+    ("e-401", "Maria Garcia", "Warehouse", True),
+    ("e-402", "Ivan Petrov", "Warehouse", False),
+    ("e-403", "Chen Wei", "Accounts", True),
+]
 # Playwright's wait_for_function evaluates strings in the page, which the pages' CSP forbids (as it
 # should): waits go through locators and expect() instead.
 VERDICT = re.compile(r"^(accepted|refused|error|duplicate)$")
@@ -127,7 +131,7 @@ def test_employee_from_adding_to_erasure(  # type: ignore[no-untyped-def]
     office: OfficeServer, web_browser, faces_dir: Path, tmp_path: Path
 ) -> None:
     context = web_browser.new_context(viewport=DESKTOP, locale="en-US")
-    browser_login(context, office, "hanna")
+    csrf = browser_login(context, office, "hanna")
     page = context.new_page()
     check_page(page, page.goto(office.url + "/employees"))
 
@@ -170,13 +174,6 @@ def test_employee_from_adding_to_erasure(  # type: ignore[no-untyped-def]
     page.fill("#search", "biden")
     assert page.locator("#employees-table tbody tr:visible").count() == 1
     assert page.locator('tr[data-employee-id="e-200"]').is_visible()
-    page.fill("#search", "")
-    screenshot(page, "office-employees")
-    phone = context.new_page()
-    phone.set_viewport_size(PHONE)
-    check_page(phone, phone.goto(office.url + "/employees"))
-    screenshot(phone, "office-employees-phone")
-    phone.close()
 
     # Erasure only after typing the id exactly.
     page.goto(office.url + "/employees/e-300")
@@ -189,8 +186,22 @@ def test_employee_from_adding_to_erasure(  # type: ignore[no-untyped-def]
     page.wait_for_url("**/employees?done=erased")
     assert "The employee was erased." in page.locator("main").inner_text()
     assert page.locator('tr[data-employee-id="e-300"]').count() == 0
-    with office.client() as c:
-        assert c.get("/employees/e-300").status_code == 303  # the page needs a login first
+    assert context.request.get(office.url + "/api/v1/employees/e-300").status == 404
+
+    # The list as the README shows it: colleagues without a photo, one deactivated.
+    for employee_id, name, dept, active in COLLEAGUES:
+        r = context.request.post(
+            office.url + "/api/v1/employees",
+            data={"employee_id": employee_id, "full_name": name, "department": dept, "is_active": active},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert r.status == 201, r.text()
+    page.goto(office.url + "/employees")
+    screenshot(page, "office-employees")
+    phone = context.new_page()
+    phone.set_viewport_size(PHONE)
+    check_page(phone, phone.goto(office.url + "/employees"))
+    screenshot(phone, "office-employees-phone")
     context.close()
 
 
