@@ -116,6 +116,19 @@ def test_login_form_says_wrong_without_saying_which_and_goes_back(office: Office
     page.click("#login button[type=submit]")
     expect(page.locator("#password")).to_have_value("")
     assert error.inner_text() == "Wrong username or password."  # the same words for an unknown user
+    # The API's limit per username: the page says to wait, and for how long.
+    for _ in range(5):
+        page.fill("#username", "mallory")
+        page.fill("#password", "guess")
+        page.click("#login button[type=submit]")
+        expect(page.locator("#password")).to_have_value("")
+    page.fill("#username", "mallory")
+    page.fill("#password", "guess")
+    page.click("#login button[type=submit]")
+    expect(error).to_contain_text(re.compile(r"Too many failed attempts\. Try again in \d+ s\."))
+    expect(page.locator("#login button[type=submit]")).to_be_disabled()
+
+    page.reload()
     page.fill("#username", "anna")
     page.fill("#password", PASSWORD)
     page.click("#login button[type=submit]")

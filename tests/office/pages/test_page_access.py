@@ -143,6 +143,24 @@ def test_a_viewer_gets_no_hr_controls_and_the_api_refuses_him(
         assert r.status_code == 403, (method, path, r.status_code)
 
 
+def test_only_filter_forms_use_get(office: OfficeServer, sessions: dict[str, Session]) -> None:
+    """A form a script handles is method="post": submitted before the script ran, it cannot put a
+    name or a password into a URL. GET forms hold filters only (dates, department, status)."""
+    pages = [*PAGES, "/employees/e-1"]
+    with office.client() as anon:
+        html = {"/login": anon.get("/login").text}
+    html |= {path: sessions["admin"].client.get(path).text for path in pages}
+    for path, text in html.items():
+        for form in re.findall(r"<form\b[^>]*>.*?</form>", text, re.S):
+            method = re.search(r'method="(\w+)"', form.split(">", 1)[0])
+            assert method is not None, (path, form[:80])
+            if method.group(1) == "get":
+                assert 'class="filters"' in form.split(">", 1)[0], path
+                assert not re.search(r'name="(password|full_name|employee_id|username)"', form), path
+            else:
+                assert method.group(1) in ("post", "dialog"), path
+
+
 def test_language_by_browser_by_switch_and_remembered(
     office: OfficeServer, sessions: dict[str, Session]
 ) -> None:
