@@ -96,6 +96,7 @@ def md_load_and_soak(bench_dir: Path, plots: dict[str, str]) -> list[str]:
             ),
             "",
         ]
+    lines += md_office_load(bench_dir / "office_load.json")
     if soak_path.is_file():
         soak = json.loads(soak_path.read_text())
         lines += [
@@ -134,6 +135,39 @@ def md_load_and_soak(bench_dir: Path, plots: dict[str, str]) -> list[str]:
         if (bench_dir / "soak.png").is_file():
             lines += [f"![soak]({plots.get('soak', 'bench/soak.png')})", ""]
     return lines
+
+
+def md_office_load(path: Path) -> list[str]:
+    """The office server through nginx (`python -m sputnik_edge.tools.office_load --out docs/bench`)."""
+    if not path.is_file():
+        return []
+    load = json.loads(path.read_text())
+    calls = [
+        ("POST /api/v1/auth/login (Argon2 check)", "login"),
+        ("GET /api/v1/attendance/timesheet, 31 days", "timesheet"),
+        ("GET /api/v1/attendance/events, 100 a page", "events"),
+        ("POST /api/v1/gateway/snapshot (camera token)", "gateway"),
+    ]
+    rows = []
+    for label, key in calls:
+        d = load.get(key)
+        if d is None:
+            continue
+        answers = ", ".join(f"{n} x {code}" for code, n in d.get("statuses", {}).items())
+        rows.append(
+            [label, d["requests"], d["concurrency"], d["throughput_rps"], d["p50_ms"], d["p99_ms"], answers]
+        )
+    return [
+        "## Office server through nginx",
+        "",
+        "`python -m sputnik_edge.tools.office_load`: the compose stack (office image, PostgreSQL, nginx "
+        "with TLS) under podman on this 2-core machine, 100 employees with a month of check-ins and "
+        "check-outs, concurrent clients on loopback, bounded in requests and time (60 s a call). "
+        "Logins are few on purpose: they are rate-limited per user and address.",
+        "",
+        table(["call", "requests", "clients", "req/s", "p50 ms", "p99 ms", "answers"], rows),
+        "",
+    ]
 
 
 def build_markdown(r: BenchResult, plots: dict[str, str], findings: str | None) -> str:
