@@ -40,6 +40,7 @@ from sqlalchemy.pool import NullPool
 from sputnik_edge.central.errors import normalise_url
 from sputnik_edge.central.migrate import upgrade
 from sputnik_edge.central.schema import attendance_events, employees
+from sputnik_edge.logging import configure_logging
 from sputnik_edge.office.attendance.cursor import encode_cursor
 from sputnik_edge.office.attendance.events import EventFilters
 from sputnik_edge.office.attendance.service import AttendanceService
@@ -335,6 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--revision", default="head", help="schema revision to measure (0002: no 0003 indexes)"
     )
     args = parser.parse_args(argv)
+    configure_logging("WARNING")  # stdout carries the JSON result only
     sizes = QUICK if args.quick else {"employees": args.employees, "days": args.days, "events": args.events}
     result = bench_timesheet(
         args.database_url, **sizes, seed=args.seed, runs=args.runs, revision=args.revision

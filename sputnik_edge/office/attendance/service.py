@@ -92,8 +92,9 @@ class AttendanceService:
         cursor: str | None = None,
         limit: int = 100,
     ) -> EventsPage:
-        """Events newest first (``since`` inclusive, ``until`` exclusive), ``limit`` per page;
-        pass ``next_cursor`` back with the same filters for the next page."""
+        """Events newest first (``since`` inclusive, ``until`` exclusive), ``limit`` (1..1000) per
+        page; ``department`` is the employee's current one. Pass ``next_cursor`` back with the
+        same filters for the next page; a cursor from other filters is refused."""
         filters = EventFilters.checked(
             since=since,
             until=until,
