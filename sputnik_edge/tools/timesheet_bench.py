@@ -1,7 +1,7 @@
 """Attendance read paths of the office server at fleet size: timesheet, event pages, daily view.
 
-``bench_timesheet(url)`` creates a scratch database on ``url``'s server (through its ``postgres``
-maintenance database), migrates it, fills it with a synthetic office and times the
+``bench_timesheet(url)`` creates a scratch database on ``url``'s server (``tools.scratch_db``),
+migrates it, fills it with a synthetic office and times the
 ``AttendanceService`` calls the HTTP app makes; the database is dropped afterwards.
 
 The office: ``employees`` people in 10 departments (nine day departments, one night shift 22:00-06:00
@@ -28,7 +28,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -36,15 +35,14 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.pool import NullPool
 
-from sputnik_edge.central.errors import normalise_url
 from sputnik_edge.central.migrate import upgrade
 from sputnik_edge.central.schema import attendance_events, employees
 from sputnik_edge.logging import configure_logging
 from sputnik_edge.office.attendance.cursor import encode_cursor
 from sputnik_edge.office.attendance.events import EventFilters
 from sputnik_edge.office.attendance.service import AttendanceService
+from sputnik_edge.tools.scratch_db import scratch_database
 
 log = structlog.get_logger(__name__)
 
@@ -60,26 +58,6 @@ _COPY_COLUMNS = (
 )
 _DAY_SHIFT = ["09:00", "18:00"]
 _NIGHT_SHIFT = ["22:00", "06:00"]
-
-
-@contextmanager
-def scratch_database(url: str, prefix: str = "sputnik_tsbench") -> Iterator[str]:
-    """A new empty database on ``url``'s server, dropped on exit (also used by the attendance
-    tests for their session database)."""
-    base = normalise_url(url)
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    # CREATE/DROP DATABASE cannot run inside a transaction block.
-    admin = create_engine(base.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield base.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +237,7 @@ def bench_timesheet(
     rng = random.Random(seed)
     tz = ZoneInfo(OFFICE_TZ)
     last_day = FIRST_DAY + timedelta(days=days - 1)
-    with scratch_database(database_url) as url:
+    with scratch_database(database_url, prefix="sputnik_tsbench") as url:
         upgrade(url, revision)
         engine = create_engine(url, pool_size=2)
         try:

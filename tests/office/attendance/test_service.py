@@ -12,7 +12,7 @@ from sputnik_edge.central.errors import CentralError, SchemaError
 from sputnik_edge.central.store import CentralStore
 from sputnik_edge.office.attendance.service import AttendanceService
 from sputnik_edge.office.attendance.types import ParameterError
-from sputnik_edge.tools.timesheet_bench import scratch_database
+from sputnik_edge.tools.scratch_db import scratch_database
 from tests.office.attendance.helpers import add_employee, punches, set_office_timezone
 
 pytestmark = pytest.mark.integration
