@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 import structlog
-from sqlalchemy import URL, Engine, create_engine, select, text
+from sqlalchemy import URL, Connection, Engine, create_engine, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from sputnik_edge.central import upgrade
@@ -260,10 +261,23 @@ class CentralEvents:
     duplicates: int  # rows sharing (device_id, device_seq)
 
 
+def connect_retrying(engine: Engine, attempts: int = 20) -> Connection:
+    """A connection right after the fleet closed its pools: their backends leave the server a
+    moment after the sockets close, and until then the database may still be at its limit."""
+    for attempt in range(attempts):
+        try:
+            return engine.connect()
+        except OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
 def central_events(url: URL) -> CentralEvents:
     engine = create_engine(url, poolclass=NullPool)
     try:
-        with engine.connect() as conn:
+        with connect_retrying(engine) as conn:
             ids = {str(r) for r in conn.execute(select(attendance_events.c.event_id)).scalars()}
             rows, pairs = conn.execute(
                 text("SELECT count(*), count(DISTINCT (device_id, device_seq)) FROM attendance_events")
@@ -278,7 +292,7 @@ def delivery_latency(url: URL, since: datetime, until: datetime) -> tuple[Stats,
     ``until`` (one machine, one clock); also how many rows were there at ``until``."""
     engine = create_engine(url, poolclass=NullPool)
     try:
-        with engine.connect() as conn:
+        with connect_retrying(engine) as conn:
             lat = conn.execute(
                 text(
                     "SELECT extract(epoch FROM received_at - captured_at) FROM attendance_events "

@@ -86,7 +86,20 @@ def _rows(r: FleetRun) -> list[tuple[str, str]]:
                 f"{num(db.pgbouncer_peak_waiting)} / {num(db.pgbouncer_max_wait_ms)}",
             )
         )
-    rows.append(("driver lag (late starts), p50 / p99 ms", _t(r.lag)))
+    if r.canary is not None:
+        c = r.canary
+        rows.append(
+            (
+                "canary devices (own process): push / pull / heartbeat p50 / p99 ms",
+                f"{c.devices} devices: {_t(c.push)}; {_t(c.pull)}; {_t(c.heartbeat)}",
+            )
+        )
+    rows.append(
+        (
+            "driver lag (late starts) p50 / p99 ms; schedule kept",
+            f"{_t(r.lag)}; {100 * r.schedule_kept:.0f} %",
+        )
+    )
     return rows
 
 
@@ -131,9 +144,11 @@ def capacity(f: FleetResult) -> list[str]:
     bounced = f.by_mode("pgbouncer")
     if bounced:
         r = bounced[-1]
+        push = r.canary.push if r.canary is not None else r.push
         out.append(
             f"Through PgBouncer (transaction pooling) {r.devices} devices shared "
-            f"{r.db.peak_connections} server connections: push p99 {num(r.push.p99_ms)} ms, "
+            f"{r.db.peak_connections} server connections: push p50 / p99 {num(push.median_ms)} / "
+            f"{num(push.p99_ms)} ms{' (canary devices)' if r.canary is not None else ''}, "
             f"{'no errors' if not r.errors.count else _errors(r)}, PostgreSQL at "
             f"{num(r.db.postgres_cpu_cores, 2)} cores and PgBouncer at {num(r.db.pgbouncer_cpu_cores, 2)}."
         )
@@ -168,7 +183,8 @@ def md_fleet(f: FleetResult) -> str:
         "(the 9:00 arrival burst). "
         f"{f.employees:,} employees with {f.templates_per_employee} template each of `{f.model_id}`; an HR "
         f"writer enrols one more every {sc.hr_change_every_s:g} s. Warm-up {sc.warmup_s:g} s, then "
-        f"{sc.window_s:g} s measured per run; {sc.driver_workers} driver threads run all devices. "
+        f"{sc.window_s:g} s measured per run; the devices run in {sc.driver_processes} processes of "
+        f"{sc.driver_workers} threads each. "
         f"PostgreSQL {s.version}, max_connections {s.max_connections} "
         f"({s.superuser_reserved_connections} reserved); devices log in as a non-superuser role and {limit}. "
         f"PgBouncer: {f.pgbouncer}.",

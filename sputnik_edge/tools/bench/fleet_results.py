@@ -28,7 +28,8 @@ class FleetSchedule:
     warmup_s: float
     window_s: float
     hr_change_every_s: float
-    driver_workers: int
+    driver_processes: int  # device shards, each its own interpreter
+    driver_workers: int  # threads per shard
     device_pool: str
 
 
@@ -105,6 +106,19 @@ class FleetErrors:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FleetCanary:
+    """A few of the run's devices in a process of their own, lightly loaded: their times leave out
+    the driver's contention (hundreds of devices share a few interpreters here, while on site each
+    device is its own machine), so they are the closest to what one device sees."""
+
+    devices: int
+    push: Stats
+    pull: Stats
+    heartbeat: Stats
+    lag: Stats
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FleetRun:
     devices: int
     mode: str  # direct: devices connect to PostgreSQL; pgbouncer: through PgBouncer (transaction)
@@ -119,6 +133,8 @@ class FleetRun:
     heartbeat: Stats
     record: Stats  # LocalStore.record_event, the durable local commit
     lag: Stats  # how late the driver started runs (its own saturation; 0 on real devices)
+    schedule_kept: float  # of the runs due in the window, the share started before it ended
+    canary: FleetCanary | None = field(default=None, metadata=OMIT)
     initial_pull_idle_ms: float | None
     initial_pull_loaded_ms: float | None
     initial_pull_templates: int

@@ -71,7 +71,7 @@ class Probe:
         self._lock = threading.Lock()
         self.samples: dict[str, list[float]] = {}
         self.errors: Counter[str] = Counter()
-        self.first_error: dict[str, str] = {}
+        self.first_error: dict[str, tuple[float, str]] = {}  # op -> (when, message)
         self.counts: Counter[str] = Counter()
 
     def in_window(self, started: float) -> bool:
@@ -91,10 +91,33 @@ class Probe:
         if self.start <= started < self.end:
             with self._lock:
                 self.errors[op] += 1
-                self.first_error.setdefault(op, str(error))
+                self.first_error.setdefault(op, (started, str(error)))
 
     def get(self, key: str) -> list[float]:
         return self.samples.get(key, [])
+
+    def state(self) -> dict[str, Any]:
+        """Everything collected, as plain values (a shard sends it to the parent)."""
+        with self._lock:
+            return {
+                "samples": {k: list(v) for k, v in self.samples.items()},
+                "errors": dict(self.errors),
+                "first_error": dict(self.first_error),
+                "counts": dict(self.counts),
+            }
+
+    def merge(self, state: dict[str, Any]) -> None:
+        with self._lock:
+            for k, v in state["samples"].items():
+                self.samples.setdefault(k, []).extend(v)
+            self.errors.update(state["errors"])
+            self.counts.update(state["counts"])
+            for op, (at, msg) in state["first_error"].items():
+                if op not in self.first_error or at < self.first_error[op][0]:
+                    self.first_error[op] = (at, msg)
+
+    def first_messages(self) -> dict[str, str]:
+        return {op: msg for op, (_, msg) in sorted(self.first_error.items(), key=lambda e: e[1][0])}
 
 
 class TimedCentralStore(CentralStore):
@@ -214,8 +237,6 @@ class FleetDriver:
         self.n_employees = n_employees
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fleet")
         self.extra = sorted(extra or [], key=lambda e: e[0])  # (offset s, action) run in own threads
-        self.lags: list[float] = []
-        self.overlap_skips = 0
         self._futures: list[Future[None]] = []
         self._threads: list[threading.Thread] = []
 
@@ -254,12 +275,13 @@ class FleetDriver:
                 time.sleep(min(due - now, 0.02))
                 continue
             heapq.heappop(heap)
+            probe.count("due", due)
             dev = self.devices[i]
             if op in PERIODIC:
                 heapq.heappush(heap, (due + self.sched.interval(op), seq, i, op))
                 seq += 1
                 if op in dev.running:
-                    self.overlap_skips += int(probe.in_window(due))
+                    probe.count("overlap", due)
                     continue
                 dev.running.add(op)
             self._futures.append(self.pool.submit(self._run_op, dev, op, due))
@@ -278,8 +300,9 @@ class FleetDriver:
 
     def _run_op(self, dev: SimDevice, op: str, due: float) -> None:
         started = time.monotonic()
-        if self.probe.in_window(due):
-            self.lags.append(started - due)
+        self.probe.sample("lag", due, started - due)
+        if started < self.probe.end:  # due in the window and started in it: the schedule kept
+            self.probe.count("started", due)
         try:
             getattr(self, f"_{op}")(dev, started)
         except Exception as exc:  # the device code handles central failures; this is anything else
@@ -335,9 +358,15 @@ class FleetDriver:
         if offset is not None:
             self.probe.sample("heartbeat", started, time.monotonic() - started)
 
-    def drain(self, max_rounds: int = 5) -> int:
-        """The devices' last push (as at daemon shutdown), repeated while some still hold events:
-        a device that is done closes its pool, so one that could not connect gets in next round."""
+    def drain(self, max_rounds: int = 20) -> int:
+        """The devices' last push (as at daemon shutdown), repeated while some still hold events.
+        A device that is done closes its pool at once, so one that could not connect gets in."""
+
+        def final_push(d: SimDevice) -> None:
+            d.sync.push_once(force=True)
+            if not d.local.backlog():
+                d.close_central()
+
         for round_no in range(1, max_rounds + 1):
             waiting = [d for d in self.devices if d.local.backlog()]
             for d in self.devices:
@@ -345,7 +374,9 @@ class FleetDriver:
                     d.close_central()
             if not waiting:
                 return round_no - 1
-            list(self.pool.map(lambda d: d.sync.push_once(force=True), waiting))
+            if round_no > 1:
+                time.sleep(0.5)  # closed connections' backends take a moment to leave the server
+            list(self.pool.map(final_push, waiting))
         return max_rounds
 
     def close(self) -> None:

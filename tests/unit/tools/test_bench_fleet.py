@@ -113,7 +113,13 @@ def test_reports_render_the_section(quick: BenchResult, tmp_path: Path) -> None:
 def test_past_the_connection_limit_devices_fail_and_back_off_but_lose_nothing(before: set[str]) -> None:
     # 8 devices (one connection each at least), the HR writer and a newcomer against 5 slots.
     cfg = FleetConfig(
-        runs=((8, "direct"),), employees=30, window_s=3.0, time_scale=0.25, connection_limit=5, workers=8
+        runs=((8, "direct"),),
+        employees=30,
+        window_s=3.0,
+        time_scale=0.25,
+        connection_limit=5,
+        processes=1,
+        workers=8,
     )
     result = run_fleet(PG_URL, cfg, embedder_model_id(bench_settings(Path("/nonexistent"))))
     assert result.server.database_connection_limit == 5
