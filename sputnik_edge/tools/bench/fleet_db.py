@@ -167,6 +167,27 @@ def postgres_cpu_s(url: URL) -> float | None:
     return total if found else None
 
 
+def backend_cpu_s(admin: Engine, database: str, url: URL) -> dict[int, float] | None:
+    """CPU seconds so far of each backend connected to ``database`` (pid -> seconds): the share of
+    the server's CPU that is this database's, other users of a shared server left out."""
+    if (url.host or "") not in _LOCAL_HOSTS:
+        return None
+    with admin.connect() as conn:
+        pids = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :db"), {"db": database}
+        ).scalars()
+        found = {int(pid): process_cpu_s(int(pid)) for pid in pids}
+    return {pid: cpu for pid, cpu in found.items() if cpu is not None}
+
+
+def backend_cpu_delta(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+    """CPU the backends used between two ``backend_cpu_s`` readings; a backend born in between
+    counts whole, one that left in between is missed (pooled backends live through a run)."""
+    if before is None or after is None:
+        return None
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
 def process_cpu_s(pid: int) -> float | None:
     try:
         import psutil

@@ -22,13 +22,19 @@ def _t(stats: Stats, nd: int = 1) -> str:
     return f"{ms_cells(stats, P50_P99, nd=nd)} (n={stats.n})" if stats.n else MISSING
 
 
+def short_error(message: str) -> str:
+    """The part of a connection error that says what happened (after the URL and the address)."""
+    at = message.find("FATAL:")
+    return (message[at:] if at >= 0 else message)[:160]
+
+
 def _errors(r: FleetRun) -> str:
     e = r.errors
     if not e.count:
         return "none"
-    counts = ", ".join(f"{op} {n:,}" for op, n in e.count.items())
+    counts = ", ".join(f"{op} {n:,}" for op, n in sorted(e.count.items(), key=lambda kv: -kv[1]))
     op, first = next(iter(e.first.items()))
-    return f"{counts}; first ({op}): `{first[:160]}`"
+    return f"{counts}; first ({op}): `{short_error(first)}`"
 
 
 def _rows(r: FleetRun) -> list[tuple[str, str]]:
@@ -41,7 +47,8 @@ def _rows(r: FleetRun) -> list[tuple[str, str]]:
         (
             "full initial pull, idle / under load ms",
             f"{num(r.initial_pull_idle_ms)} / {num(r.initial_pull_loaded_ms)} "
-            f"({r.initial_pull_templates:,} templates)",
+            f"({r.initial_pull_templates:,} templates; the database's part "
+            f"{num(r.initial_pull_central_ms)} ms)",
         ),
         ("HR enrolment (gallery lock), p50 / p99 ms", _t(r.hr_enrol)),
         ("event recorded -> in attendance_events, p50 / p99 ms", _t(d.latency, 0)),
@@ -74,8 +81,9 @@ def _rows(r: FleetRun) -> list[tuple[str, str]]:
             f"{db.peak_lock_waits} ({db.peak_advisory_lock_waits})",
         ),
         (
-            "CPU cores: PostgreSQL / all simulated devices",
-            f"{num(db.postgres_cpu_cores, 2)} / {num(db.driver_cpu_cores, 2)}",
+            "CPU cores: this database's backends / whole server / all simulated devices",
+            f"{num(db.backend_cpu_cores, 2)} / {num(db.postgres_cpu_cores, 2)} / "
+            f"{num(db.driver_cpu_cores, 2)}",
         ),
     ]
     if db.pgbouncer_cpu_cores is not None:
@@ -117,29 +125,34 @@ def capacity(f: FleetResult) -> list[str]:
     """Sentences read off the runs: what fitted, what broke first, what the fix measured."""
     out: list[str] = []
     s = f.server
-    limit = s.database_connection_limit or s.max_connections - s.superuser_reserved_connections
+    usable = s.max_connections - s.superuser_reserved_connections
+    limit = s.database_connection_limit or usable
     direct = f.by_mode("direct")
     clean = [r for r in direct if not r.errors.count]
     if clean:
         big = clean[-1]
         per_device = big.db.peak_connections / big.devices
-        usable = s.max_connections - s.superuser_reserved_connections
         out.append(
             f"Direct connections: {big.devices} devices ran clean with a peak of "
-            f"{big.db.peak_connections} connections ({per_device:.2f} per device: each device keeps its "
-            f"own pool open); at max_connections {s.max_connections} ({usable} usable) that is about "
-            f"{int(usable / per_device)} devices, fewer whatever the office server and tools hold."
+            f"{big.db.peak_connections} connections ({per_device:.2f} per device, the HR writer and the "
+            f"newcomer included: each device keeps its own pool open); at max_connections "
+            f"{s.max_connections} ({usable} usable) that is about {int(usable / per_device)} devices, "
+            "fewer whatever the office server and tools hold."
         )
     broken = [r for r in direct if r.errors.count]
     if broken:
         r = broken[0]
-        first = r.errors.first.get("push") or next(iter(r.errors.first.values()))
+        e = r.errors
+        first = e.first.get("push") or next(iter(e.first.values()))
         out.append(
             f"The first limit hit is connections: at {r.devices} devices against a limit of {limit}, "
-            f"{r.errors.devices_never_pushed} devices never delivered an event in the window "
-            f"(`{first[:120]}`), backing off while their outbox grew "
-            f"({r.delivery.backlog_at_stop:,} events waiting at stop); the devices that got in kept "
-            "their connections, so the others stayed out until the drain freed them."
+            f"{e.devices_never_pushed} devices never delivered an event in the window "
+            f"(`{short_error(first)}`), {e.backoff_skips.get('push', 0):,} of their scheduled pushes "
+            f"were backoff no-ops and {r.delivery.backlog_at_stop:,} events waited in outboxes at the "
+            "stop. The devices that got in kept their connections, so the others, the HR writer "
+            f"({e.count.get('hr', 0)} failed enrolments) and a new device's first pull stayed out "
+            f"until the drain freed them; nothing was lost ({r.delivery.delivered:,} of "
+            f"{r.delivery.recorded:,} delivered after it)."
         )
     bounced = f.by_mode("pgbouncer")
     if bounced:
@@ -149,14 +162,23 @@ def capacity(f: FleetResult) -> list[str]:
             f"Through PgBouncer (transaction pooling) {r.devices} devices shared "
             f"{r.db.peak_connections} server connections: push p50 / p99 {num(push.median_ms)} / "
             f"{num(push.p99_ms)} ms{' (canary devices)' if r.canary is not None else ''}, "
-            f"{'no errors' if not r.errors.count else _errors(r)}, PostgreSQL at "
-            f"{num(r.db.postgres_cpu_cores, 2)} cores and PgBouncer at {num(r.db.pgbouncer_cpu_cores, 2)}."
+            f"{'no errors' if not r.errors.count else _errors(r)}; the database's backends used "
+            f"{num(r.db.backend_cpu_cores, 2)} cores, PgBouncer {num(r.db.pgbouncer_cpu_cores, 2)}."
         )
+    for r in sorted(f.runs.values(), key=lambda r: (r.devices, r.mode)):
+        if r.lag.median_ms is not None and r.lag.median_ms > 1000:
+            out.append(
+                f"At {r.devices} devices ({r.mode}) the simulation itself saturated this machine: the "
+                f"driver started runs {num(r.lag.median_ms / 1000, 1)} s late (p50) while the devices' "
+                f"own sync work took {num(r.db.driver_cpu_cores, 2)} cores, so latencies there are the "
+                "shared machine's CPU, not PostgreSQL's limit."
+            )
+            break
     worst = max(f.runs.values(), key=lambda r: (r.devices, not r.errors.count), default=None)
     if worst is not None:
         out.append(
-            f"CPU and locks: at {worst.devices} devices PostgreSQL used "
-            f"{num(worst.db.postgres_cpu_cores, 2)} cores, statements ran on "
+            f"CPU and locks: at {worst.devices} devices ({worst.mode}) the database's backends used "
+            f"{num(worst.db.backend_cpu_cores, 2)} cores, statements ran on "
             f"{num(worst.db.busy_backends, 3)} backends on average, and the peak of lock waits was "
             f"{worst.db.peak_lock_waits} (on the gallery advisory lock: "
             f"{worst.db.peak_advisory_lock_waits}; only enrolment takes it, "

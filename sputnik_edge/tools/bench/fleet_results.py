@@ -65,6 +65,7 @@ class FleetDbLoad:
     server_peak_connections: int
     postgres_cpu_s: float | None  # whole server (shared machine: other users' queries included)
     postgres_cpu_cores: float | None
+    backend_cpu_cores: float | None  # the bench database's own backends only
     driver_cpu_cores: float  # this process: all simulated devices together
     pgbouncer_cpu_cores: float | None = field(default=None, metadata=OMIT)
     pgbouncer_peak_clients: int | None = field(default=None, metadata=OMIT)
@@ -137,6 +138,7 @@ class FleetRun:
     canary: FleetCanary | None = field(default=None, metadata=OMIT)
     initial_pull_idle_ms: float | None
     initial_pull_loaded_ms: float | None
+    initial_pull_central_ms: float | None  # the idle one's database transaction alone
     initial_pull_templates: int
     hr_enrol: Stats  # one employee + one template, two transactions on the gallery lock
     hr_changes: int

@@ -24,6 +24,8 @@ from sputnik_edge.config import CentralSection
 from sputnik_edge.tools.bench.fleet_bouncer import pgbouncer
 from sputnik_edge.tools.bench.fleet_db import (
     ActivitySampler,
+    backend_cpu_delta,
+    backend_cpu_s,
     central_events,
     db_counters,
     delivery_latency,
@@ -87,6 +89,7 @@ class _Window:
     wall: datetime | None = None
     counters: dict[str, float] | None = None
     pg_cpu: float | None = None
+    backends: dict[int, float] | None = None
     bouncer_cpu: float | None = None
 
 
@@ -158,10 +161,11 @@ def run_once(
             window.wall = datetime.now(UTC)
             window.counters = db_counters(admin, database)
             window.pg_cpu = postgres_cpu_s(role_url)
+            window.backends = backend_cpu_s(admin, database, role_url)
             window.bouncer_cpu = process_cpu_s(bouncer.proc.pid) if bouncer else None
             sampler.measuring.set()
 
-        loaded_pull: list[tuple[float | None, int]] = []
+        loaded_pull: list[tuple[float | None, int, float | None]] = []
         hr_times: list[float] = []
         t0 = time.monotonic() + 0.5
         probe.start, probe.measure_from, probe.end = t0, t0 + warmup, t0 + warmup + cfg.window_s
@@ -185,6 +189,7 @@ def run_once(
         wait_for_stats_flush()
         c1 = db_counters(admin, database)
         pg_cpu1 = postgres_cpu_s(role_url)
+        backend_cpu = backend_cpu_delta(window.backends, backend_cpu_s(admin, database, role_url))
         bouncer_cpu1 = process_cpu_s(bouncer.proc.pid) if bouncer else None
         shards.send(("drain", None))
         dones: list[ShardDone] = shards.expect("done", timeout_s=900)
@@ -195,7 +200,8 @@ def run_once(
         canary = _canary(canaries, dones[0].probe) if canaries else None
         central = central_events(role_url)
         latency, in_window = delivery_latency(role_url, window.wall or end_wall, end_wall)
-        db = _db_load(cfg.window_s, window, c1, pg_cpu1, sum(s.cpu_s for s in stops), bouncer_cpu1, sampler)
+        driver_cpu = sum(s.cpu_s for s in stops)
+        db = _db_load(cfg.window_s, window, c1, pg_cpu1, backend_cpu, driver_cpu, bouncer_cpu1, sampler)
     pushes = probe.get("push")
     return FleetRun(
         devices=n,
@@ -215,6 +221,7 @@ def run_once(
         canary=canary,
         initial_pull_idle_ms=idle_pull[0],
         initial_pull_loaded_ms=loaded_pull[0][0] if loaded_pull else None,
+        initial_pull_central_ms=idle_pull[2],
         initial_pull_templates=idle_pull[1],
         hr_enrol=stats_ms(hr_times),
         hr_changes=len(hr_times),
@@ -262,6 +269,7 @@ def _db_load(
     w: _Window,
     c1: dict[str, float],
     pg_cpu1: float | None,
+    backend_cpu: float | None,
     driver_cpu_s: float,
     bouncer_cpu1: float | None,
     sampler: ActivitySampler,
@@ -286,6 +294,7 @@ def _db_load(
         server_peak_connections=p.server_connections,
         postgres_cpu_s=pg_cpu,
         postgres_cpu_cores=None if pg_cpu is None else round(pg_cpu / seconds, 3),
+        backend_cpu_cores=None if backend_cpu is None else round(backend_cpu / seconds, 3),
         driver_cpu_cores=round(driver_cpu_s / seconds, 3),
     )
     if bouncer_cpu1 is not None and w.bouncer_cpu is not None:
@@ -301,17 +310,24 @@ def _db_load(
 
 def _initial_pull(
     workdir: Path, device_id: str, url: str, sched: DeviceSchedule, model_id: str, probe: Probe
-) -> tuple[float | None, int]:
-    """A new device's first pull of the whole gallery: (ms or None when it failed, templates)."""
-    dev = make_device(workdir, device_id, url, sched, model_id, Probe(), 0)
+) -> tuple[float | None, int, float | None]:
+    """A new device's first pull of the whole gallery: ms (None when it failed), templates, and
+    the ms of its database transaction alone (the rest is the device writing them to SQLite)."""
+    own = Probe()  # its window is open: it times everything
+    dev = make_device(workdir, device_id, url, sched, model_id, own, 0)
     try:
         t0 = time.monotonic()
         dev.sync.pull_once(force=True)
         seconds = time.monotonic() - t0
         if dev.sync.last_pull_ok is None:
             probe.failed("initial_pull", probe.start, dev.sync.last_error or "failed")
-            return None, 0
-        return round(1000 * seconds, 1), dev.local.template_count(model_id)
+            return None, 0, None
+        central = own.get("pull_central")
+        return (
+            round(1000 * seconds, 1),
+            dev.local.template_count(model_id),
+            round(1000 * central[0], 1) if central else None,
+        )
     finally:
         dev.close_central()
         dev.local.close()

@@ -129,6 +129,7 @@ def test_past_the_connection_limit_devices_fail_and_back_off_but_lose_nothing(be
     assert run.errors.devices_never_pushed > 0 and run.db.peak_connections <= 5
     _delivered_exactly_once(run)  # the outboxes kept them; the final push delivered them
     assert run.delivery.backlog_at_stop > 0
+    assert "The first limit hit is connections" in md_fleet(result)
 
 
 def test_no_scratch_database_or_role_is_left(quick: BenchResult, before: set[str]) -> None:
