@@ -12,6 +12,11 @@ device makes a full initial pull before the warm-up (idle database) and one in m
 load); an HR writer enrols one employee every few seconds so incremental pulls see a few changes.
 After the window every device makes its final push (the drain) and the outboxes are compared with
 ``attendance_events``.
+
+The devices run in a few child processes (``fleet_shard``): one interpreter cannot carry hundreds of
+devices' Python work on schedule. A handful of "canary" devices get a process of their own, so their
+times show what one device sees without the simulation's own contention. Where the machine still
+cannot keep the schedule, the run says so (``lag``, ``schedule_kept``) rather than hiding it.
 """
 
 from __future__ import annotations

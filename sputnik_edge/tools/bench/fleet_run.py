@@ -276,6 +276,8 @@ def _db_load(
 ) -> FleetDbLoad:
     c0 = w.counters or c1
     pg_cpu = None if pg_cpu1 is None or w.pg_cpu is None else round(pg_cpu1 - w.pg_cpu, 2)
+    if pg_cpu is not None and pg_cpu < 0:  # a process left between the readings, not yet reaped
+        pg_cpu = None
     p = sampler.peaks
     active = c1.get("active_time_ms")
     out = FleetDbLoad(

@@ -20,7 +20,7 @@ from sputnik_edge.tools.bench.fleet_report import fleet_markdown, md_fleet
 from sputnik_edge.tools.bench.fleet_results import FleetResult, FleetRun
 from sputnik_edge.tools.bench.report import build_markdown
 from sputnik_edge.tools.bench.results import BenchResult
-from tests.conftest import require
+from tests.conftest import REPO_ROOT, require
 from tests.unit.tools.bench_helpers import bench_settings
 
 pytestmark = pytest.mark.integration
@@ -130,6 +130,18 @@ def test_past_the_connection_limit_devices_fail_and_back_off_but_lose_nothing(be
     _delivered_exactly_once(run)  # the outboxes kept them; the final push delivered them
     assert run.delivery.backlog_at_stop > 0
     assert "The first limit hit is connections" in md_fleet(result)
+
+
+def test_committed_full_size_result_renders_to_the_committed_markdown() -> None:
+    fleet_json, fleet_md = (
+        REPO_ROOT / "docs" / "bench" / "fleet.json",
+        REPO_ROOT / "docs" / "bench" / "fleet.md",
+    )
+    result = BenchResult.load(fleet_json)
+    assert json.dumps(result.to_json(), indent=2) + "\n" == fleet_json.read_text()
+    assert result.sections.fleet is not None and not result.quick
+    assert all(r.delivery.ok for r in result.sections.fleet.runs.values())
+    assert fleet_markdown(result, "docs/bench/fleet.json") == fleet_md.read_text()
 
 
 def test_no_scratch_database_or_role_is_left(quick: BenchResult, before: set[str]) -> None:
