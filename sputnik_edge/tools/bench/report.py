@@ -1,6 +1,7 @@
 """docs/BENCHMARKS.md and its plots from a ``sputnik-edge bench --out DIR`` result.
 
     python scripts/bench_report.py [docs/bench/bench.json] [--md docs/BENCHMARKS.md] [--plots docs/bench]
+    python scripts/bench_report.py docs/bench/fleet.json --fleet-md docs/bench/fleet.md
 
 The Markdown is generated: edit this module (or ``<plots>/findings.md``, which is inlined as the
 "Findings" section) rather than the output. The bench JSON is read as a typed ``BenchResult``;
@@ -16,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from sputnik_edge.tools.bench.fleet_report import fleet_markdown, md_fleet
 from sputnik_edge.tools.bench.markdown import (
     md_central,
     md_detectors,
@@ -284,6 +286,8 @@ def build_markdown(r: BenchResult, plots: dict[str, str], findings: str | None) 
             "",
         ]
     lines += ["## Central database", "", md_central(r), ""]
+    if s.fleet is not None:
+        lines += ["## Fleet: simulated devices against one PostgreSQL", "", md_fleet(s.fleet), ""]
     lines += md_load_and_soak(Path(plots.get("_dir", REPO_ROOT / "docs" / "bench")), plots)
     if r.errors:
         lines += ["## Sections not run", ""] + [f"- `{k}`: {v}" for k, v in r.errors.items()] + [""]
@@ -298,12 +302,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("json_path", nargs="?", default=str(REPO_ROOT / "docs" / "bench" / "bench.json"))
     ap.add_argument("--md", default=str(REPO_ROOT / "docs" / "BENCHMARKS.md"))
     ap.add_argument("--plots", default=str(REPO_ROOT / "docs" / "bench"))
+    ap.add_argument("--fleet-md", metavar="PATH", help="only write the fleet section to PATH (no plots)")
     args = ap.parse_args(argv)
     try:
         result = BenchResult.load(Path(args.json_path))
+        if args.fleet_md:
+            text = fleet_markdown(result, os.path.relpath(args.json_path, REPO_ROOT))
     except (OSError, ValueError) as exc:
         print(f"bench_report: {args.json_path}: {exc}", file=sys.stderr)
         return 2
+    if args.fleet_md:
+        Path(args.fleet_md).write_text(text)
+        print(f"wrote {args.fleet_md}", file=sys.stderr)
+        return 0
     plot_dir = Path(args.plots)
     plot_dir.mkdir(parents=True, exist_ok=True)
     md_path = Path(args.md)
