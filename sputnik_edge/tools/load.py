@@ -35,6 +35,7 @@ def hammer(
     threads, each with its own client, stopping early after ``max_seconds``; a 5xx or a transport
     error counts as an error."""
     latencies: list[float] = []
+    statuses: dict[str, int] = {}
     errors = 0
     lock = threading.Lock()
     deadline = time.monotonic() + max_seconds
@@ -55,6 +56,7 @@ def hammer(
         dt = (time.perf_counter() - t0) * 1000
         with lock:
             latencies.append(dt)
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
             if status >= 500 or status == 0:
                 errors += 1
 
@@ -69,5 +71,6 @@ def hammer(
         "errors": errors,
         "error_rate": round(errors / max(1, done), 5),
         "throughput_rps": round(done / wall, 1),
+        "statuses": dict(sorted(statuses.items())),
         **percentiles(latencies),
     }

@@ -3,6 +3,7 @@ for tests/integration/test_containers.py. One project per test run, removed afte
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -75,6 +76,7 @@ class Stack:
             "CI_OFFICE_PORT": str(self.office_port),
             "CI_HTTPS_PORT": str(self.https_port),
             "CI_HTTP_PORT": str(self.http_port),
+            "CI_CAMERAS": json.dumps([{"id": "lobby", "direction": "in", "token": self.camera_token}]),
         }
 
     def compose(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:

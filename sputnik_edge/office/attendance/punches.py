@@ -103,6 +103,8 @@ def fetch_punches(
     )
     voided_ids = sorted(voided)
     pts = type_coerce(staff.c.pts, ARRAY(DateTime(timezone=True)))
+    # width_bucket counts the points at or before the instant: the stretch index of Stretches
+    # for an instant between points; for a point itself, its 1-based position, so pts[j] equals it.
     j = func.width_bucket(e.c.captured_at, pts)
     counted = case(
         (e.c.kind == "check_in", type_coerce(staff.c.cin, ARRAY(Boolean))[j]),

@@ -71,7 +71,11 @@ class AttendanceService:
         if self._zone is not None:
             return self._zone
         stored = conn.execute(select(settings.c.value).where(settings.c.key == "office_timezone")).scalar()
-        return checks.zone(stored or DEFAULT_OFFICE_TIMEZONE, "office_timezone")
+        try:
+            return checks.zone(stored or DEFAULT_OFFICE_TIMEZONE, "office_timezone")
+        except ParameterError as exc:
+            # The server's own setting, not the caller's input: a configuration error.
+            raise CentralError(f"settings.office_timezone: {exc.problem}") from None
 
     def timezone(self) -> ZoneInfo:
         """The zone days are counted in (the configured one, or the database setting)."""
@@ -92,8 +96,9 @@ class AttendanceService:
         cursor: str | None = None,
         limit: int = 100,
     ) -> EventsPage:
-        """Events newest first (``since`` inclusive, ``until`` exclusive), ``limit`` per page;
-        pass ``next_cursor`` back with the same filters for the next page."""
+        """Events newest first (``since`` inclusive, ``until`` exclusive), ``limit`` (1..1000) per
+        page; ``department`` is the employee's current one. Pass ``next_cursor`` back with the
+        same filters for the next page; a cursor from other filters is refused."""
         filters = EventFilters.checked(
             since=since,
             until=until,

@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Select, delete, func, or_, select, update
+from sqlalchemy import Connection, Select, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from sputnik_edge.central.schema import attendance_corrections, attendance_events, employees, face_templates
+from sputnik_edge.central.schema import employees, face_templates
 from sputnik_edge.central.store import CentralStore
 from sputnik_edge.office import audit
+from sputnik_edge.office.attendance.corrections import erase_employee_rows
 
 log = structlog.get_logger(__name__)
 
@@ -189,21 +190,10 @@ def erase(central: CentralStore, employee_id: str, *, actor: str, trace_id: str 
     (each step is idempotent). The audit row is written only once the erasure committed."""
 
     def office_rows(conn: Connection) -> int:
-        # Corrections voiding this person's events name only the event, so find them through it
-        # while the events still exist.
-        their_events = select(attendance_events.c.event_id).where(
-            attendance_events.c.employee_id == employee_id
-        )
-        removed = conn.execute(
-            delete(attendance_corrections).where(
-                or_(
-                    attendance_corrections.c.employee_id == employee_id,
-                    attendance_corrections.c.event_id.in_(their_events),
-                )
-            )
-        ).rowcount
+        # Before the events go: voids of this person's events are found through them.
+        removed = erase_employee_rows(conn, employee_id)
         audit.scrub_employee(conn, employee_id)
-        return int(removed)
+        return removed
 
     corrections = central._transaction("erasing office records", office_rows)
     found = central.delete_employee(employee_id)

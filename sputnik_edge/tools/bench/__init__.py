@@ -16,6 +16,8 @@ Sections (select with ``--only``), one module each:
 - ``outbox``: durable local commits per second.
 - ``central``: push and pull rates against PostgreSQL (only with a database URL).
 - ``detectors``: YuNet against BlazeFace (the mediapipe extra).
+- ``fleet``: 50, 200 and 500 simulated devices (the real sync code) against one PostgreSQL: push,
+  pull and heartbeat latency, delivery and database load (only with a database URL).
 
 ``runner`` runs them into a typed ``results.BenchResult`` (its ``to_json()`` is bench.json);
 ``targets`` judges it, ``console`` prints it, ``report`` renders docs/BENCHMARKS.md from the JSON.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sputnik_edge.tools.bench.fleet_report import console_fleet
 from sputnik_edge.tools.bench.formatting import ms_cells, num, verdict
 from sputnik_edge.tools.bench.results import (
     STAGE_NAMES,
@@ -98,6 +99,8 @@ def _rest(s: Sections) -> list[str]:
         lines.append(
             f"\ncentral: push {c.push.events_per_s} events/s, pull {c.pull.templates_per_s} templates/s"
         )
+    if s.fleet is not None:
+        lines += console_fleet(s.fleet)
     return lines
 
 

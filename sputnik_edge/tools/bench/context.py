@@ -18,7 +18,17 @@ if TYPE_CHECKING:
     from sputnik_edge.store.local import LocalStore
     from sputnik_edge.vision.types import ImageArray
 
-SECTIONS = ("stages", "reference", "stream", "match", "memory", "outbox", "central", "detectors")
+SECTIONS = (
+    "stages",
+    "reference",
+    "stream",
+    "match",
+    "memory",
+    "outbox",
+    "central",
+    "detectors",
+    "fleet",
+)
 RESOLUTIONS = ((640, 360), (1280, 720), (1920, 1080))
 CLIP = "video/short_hamilton_clip.mp4"
 # Tried first for that identity; then its photos in labels.csv order until one enrols.

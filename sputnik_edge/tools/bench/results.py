@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sputnik_edge.tools.bench.codec import FLAT, OMIT, from_json, json_key, to_json
+from sputnik_edge.tools.bench.fleet_results import FleetResult
 from sputnik_edge.tools.bench.stats import Stats
 
 SCHEMA = 1
@@ -399,6 +400,7 @@ class Sections:
     outbox: OutboxResult | None = field(default=None, metadata=OMIT)
     central: CentralResult | None = field(default=None, metadata=OMIT)
     detectors: DetectorsResult | None = field(default=None, metadata=OMIT)
+    fleet: FleetResult | None = field(default=None, metadata=OMIT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

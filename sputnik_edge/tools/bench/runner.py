@@ -16,6 +16,7 @@ import structlog
 from sputnik_edge.tools.bench.central import bench_central
 from sputnik_edge.tools.bench.context import SECTIONS, BenchContext, BenchError
 from sputnik_edge.tools.bench.detectors import bench_detectors
+from sputnik_edge.tools.bench.fleet import bench_fleet
 from sputnik_edge.tools.bench.machine import loadavg, machine_info
 from sputnik_edge.tools.bench.match import bench_match
 from sputnik_edge.tools.bench.memory import bench_memory
@@ -41,6 +42,7 @@ RUNNERS: dict[str, Callable[[BenchContext], Any]] = {
     "outbox": bench_outbox,
     "central": bench_central,
     "detectors": bench_detectors,
+    "fleet": bench_fleet,
 }
 # Sections that read the dev face data (the others make their own inputs).
 NEEDS_FACES = frozenset({"stages", "reference", "stream", "memory"})

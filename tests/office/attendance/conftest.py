@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, text
 from sputnik_edge.central.migrate import upgrade
 from sputnik_edge.central.store import CentralStore
 from sputnik_edge.office.attendance.service import AttendanceService
-from sputnik_edge.tools.timesheet_bench import scratch_database
+from sputnik_edge.tools.scratch_db import scratch_database
 from tests.integration.conftest import pg_admin_url  # noqa: F401  (fixture: skips when PostgreSQL is down)
 
 TABLES = (

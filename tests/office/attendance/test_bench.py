@@ -38,3 +38,4 @@ def test_quick_bench_has_the_right_shape(pg_admin_url: str, capsys: pytest.Captu
     for timing in result["timings"].values():
         assert len(timing["runs_ms"]) == 2
         assert 0 < timing["p50_ms"] <= timing["p99_ms"] == max(timing["runs_ms"])
+        assert timing["client_cpu_p50_ms"] >= 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -130,6 +131,44 @@ def test_add_rules(service: AttendanceService, ann_in: str) -> None:
     refused("event_id", lambda: add(service, event_id=ann_in))
     add(service, at=datetime.now(UTC) + timedelta(hours=23))  # less than a day ahead: a clock slip
     add(service, employee_id="ann", punch_kind="check_in", at=AT)
+
+
+def test_a_void_racing_another_waits_and_is_refused(
+    engine: Engine, service: AttendanceService, ann_in: str
+) -> None:
+    # Another HR session holds the event (as a void in progress does) and voids it; ours must wait
+    # for it and then see the void, not add a second one.
+    result: list[BaseException | CorrectionRow] = []
+    with engine.connect() as other, other.begin():
+        other.execute(
+            select(attendance_events.c.event_id)
+            .where(attendance_events.c.event_id == ann_in)
+            .with_for_update()
+        )
+        racer = threading.Thread(target=lambda: result.append(_attempt(service, ann_in)))
+        racer.start()
+        racer.join(0.5)
+        assert racer.is_alive()  # blocked on the row lock
+        other.execute(
+            attendance_corrections.insert().values(
+                correction_id=str(uuid.uuid4()),
+                action="void",
+                event_id=ann_in,
+                reason="first",
+                created_by="hr2",
+            )
+        )
+    racer.join(10)
+    (outcome,) = result
+    assert isinstance(outcome, CorrectionError) and outcome.field == "event_id"
+    assert "already voided" in str(outcome)
+
+
+def _attempt(service: AttendanceService, event_id: str) -> BaseException | CorrectionRow:
+    try:
+        return void(service, event_id)
+    except BaseException as exc:
+        return exc
 
 
 def test_an_added_punch_can_be_voided_once(service: AttendanceService, ann_in: str) -> None:

@@ -2,7 +2,10 @@
 
 Measured with ``sputnik_edge.tools.timesheet_bench`` at 1,000 employees, 30 days, 1M events: without
 it, every page of ``GET /api/v1/attendance/events`` (first, deep, by department or kind) sorted
-the whole table, and the daily view scanned it all for two days of events.
+the whole table, and the daily view scanned it all for two days of events. p50 on a shared
+2-core machine, 0002 -> 0003: first page 540 -> 6 ms, a page half-way down 405 -> 7 ms, by
+department 212 -> 24 ms, by kind 226 -> 10 ms, daily 676 -> 576 ms; the month's timesheet reads
+most of the table either way and does not use it.
 
 Built inside the migration's transaction (alembic runs in one), so it holds a SHARE lock on
 attendance_events while it builds: event pushes wait for it (seconds at a million rows) and are
