@@ -13,7 +13,7 @@ function person(row, ...extra) {
   return el("li", { "data-employee-id": row.employee_id },
     el("strong", { text: row.full_name }), " ",
     row.department ? el("span", { class: "muted", text: row.department }) : null,
-    ...extra.map((x) => (typeof x === "string" ? el("span", { text: " · " + x }) : x)));
+    ...extra.flatMap((x) => (typeof x === "string" ? [el("span", { text: " · " + x })] : [" ", x])));
 }
 
 function fill(list, items, empty) {
