@@ -99,9 +99,10 @@ def md_load_and_soak(bench_dir: Path, plots: dict[str, str]) -> list[str]:
             "",
         ]
     lines += md_office_load(bench_dir / "office_load.json")
-    for title, name in (("Office timesheets and event pages", "timesheet.md"), ("Fleet scale", "fleet.md")):
-        if (bench_dir / name).is_file():  # measured by their own tools; inlined as written
-            lines += [f"## {title}", "", (bench_dir / name).read_text().strip(), ""]
+    # Measured by their own tools, inlined as written (fleet.md carries its own heading).
+    for title, name in (("## Office timesheets and event pages", "timesheet.md"), (None, "fleet.md")):
+        if (bench_dir / name).is_file():
+            lines += [*([title, ""] if title else []), (bench_dir / name).read_text().strip(), ""]
     if soak_path.is_file():
         soak = json.loads(soak_path.read_text())
         lines += [
