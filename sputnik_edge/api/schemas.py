@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from sputnik_edge.attendance.types import AttendanceEvent
+
 
 class EventOut(BaseModel):
     event_id: str
@@ -17,6 +19,21 @@ class EventOut(BaseModel):
     captured_at: str
     synced: bool
     seq: int | None = None
+
+    @classmethod
+    def of(cls, e: AttendanceEvent, *, synced: bool) -> EventOut:
+        """An event as a gateway answers with it (device and office alike)."""
+        return cls(
+            event_id=e.event_id,
+            kind=e.kind,
+            employee_id=e.employee_id,
+            name=e.name,
+            camera_id=e.camera_id,
+            similarity=e.similarity,
+            captured_at=e.captured_at.isoformat(),
+            synced=synced,
+            seq=e.seq,
+        )
 
 
 class EventsOut(BaseModel):

@@ -66,20 +66,7 @@ def snapshot(
     stats.record(True)
     ctx.metrics.snapshot_requests.labels("accepted").inc()
     faces = [f.as_dict() for f in outcome.faces]
-    events = [
-        EventOut(
-            event_id=e.event_id,
-            kind=e.kind,
-            employee_id=e.employee_id,
-            name=e.name,
-            camera_id=e.camera_id,
-            similarity=e.similarity,
-            captured_at=e.captured_at.isoformat(),
-            synced=False,
-            seq=e.seq,
-        )
-        for e in outcome.events
-    ]
+    events = [EventOut.of(e, synced=False) for e in outcome.events]
     status = snapshot_status({f.decision for f in outcome.faces})
     return SnapshotResponse(trace_id=trace_id, status=status, faces=faces, events=events)
 

@@ -171,20 +171,7 @@ def snapshot(
         trace_id=trace_id,
         status=snapshot_status({f.decision for f in faces}),
         faces=[f.as_dict() for f in faces],
-        events=[
-            EventOut(
-                event_id=e.event_id,
-                kind=e.kind,
-                employee_id=e.employee_id,
-                name=e.name,
-                camera_id=e.camera_id,
-                similarity=e.similarity,
-                captured_at=e.captured_at.isoformat(),
-                synced=True,  # written to the central table directly
-                seq=e.seq,
-            )
-            for e in events
-        ],
+        events=[EventOut.of(e, synced=True) for e in events],
     )
 
 
