@@ -8,10 +8,10 @@ across modules; tests talk to it with httpx like any client would.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,7 @@ from sqlalchemy.pool import NullPool
 from sputnik_edge.central.migrate import upgrade
 from sputnik_edge.central.store import CentralStore
 from sputnik_edge.office.config import OfficeSettings
+from sputnik_edge.tools.scratch_db import scratch_database
 from tests.conftest import clear_config_env, require
 from tests.support.daemon import free_port
 
@@ -35,25 +36,6 @@ EXIT_TOKEN_CAMERA = "camera-token-exit-9876543210abc"
 
 
 PG_ADMIN_URL = os.environ.get("SPUTNIK_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-
-
-def _admin(sql: str, admin_url: str) -> None:
-    # CREATE/DROP DATABASE cannot run inside a transaction block.
-    engine = create_engine(admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(sql))
-    finally:
-        engine.dispose()
-
-
-def create_database(admin_url: str, name: str) -> str:
-    _admin(f'CREATE DATABASE "{name}"', admin_url)
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', admin_url)
 
 
 @pytest.fixture(autouse=True)
@@ -79,19 +61,15 @@ def pg_admin() -> str:
 @pytest.fixture(scope="session")
 def new_database(pg_admin: str) -> Iterator[Callable[[bool], str]]:
     """``new_database(migrated=True)``: the URL of a fresh database, dropped when the session ends."""
-    names: list[str] = []
+    with contextlib.ExitStack() as made:
 
-    def make(migrated: bool = True) -> str:
-        name = f"sputnik_office_test_{uuid.uuid4().hex[:12]}"
-        names.append(name)
-        url = create_database(pg_admin, name)
-        if migrated:
-            upgrade(url)
-        return url
+        def make(migrated: bool = True) -> str:
+            url = made.enter_context(scratch_database(pg_admin, prefix="sputnik_office_test"))
+            if migrated:
+                upgrade(url)
+            return url
 
-    yield make
-    for name in names:
-        drop_database(pg_admin, name)
+        yield make
 
 
 @pytest.fixture(scope="module")
