@@ -28,7 +28,6 @@ def libpq(url: str) -> str:
 
 def timesheet_csv(url: str, start: date, end: date) -> bytes:
     from sputnik_edge.office.attendance.service import AttendanceService
-
     from sputnik_edge.office.exports import timesheet_csv as render
 
     engine = create_engine(url, poolclass=NullPool)
