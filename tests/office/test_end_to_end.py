@@ -20,6 +20,7 @@ from sputnik_edge.office.config import OfficeSettings
 from tests.office.conftest import SECRET_KEY, OfficeServer, office_settings
 from tests.support.daemon import Daemon, base_config, free_port, write_config
 
+pytest_plugins = ["tests.support.browser"]
 pytestmark = pytest.mark.integration
 PASSWORD = "a long enough password"
 TZ = "Europe/Moscow"
@@ -30,6 +31,7 @@ def test_enrol_in_the_office_check_in_at_the_door(
     server_factory: Callable[[OfficeSettings], OfficeServer],
     faces_dir: Path,
     rtsp_server,  # type: ignore[no-untyped-def]
+    web_browser,  # type: ignore[no-untyped-def]
     tmp_path: Path,
 ) -> None:
     db = new_database(True)
@@ -61,6 +63,17 @@ def test_enrol_in_the_office_check_in_at_the_door(
         "/api/v1/employees/lmm/photos", files={"file": ("lmm.png", photo, "image/png")}, headers=csrf
     )
     assert r.status_code == 201, r.text
+
+    # HR watches Today in a browser; the page must show the check-in without a reload.
+    context = web_browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    r = context.request.post(
+        office.url + "/api/v1/auth/login", data={"username": "hr1", "password": PASSWORD}
+    )
+    assert r.ok, r.text()
+    today = context.new_page()
+    today.goto(office.url + "/today")
+    today.locator("#today[data-refreshes]").wait_for()
+    today.evaluate("window.e2eMarker = 42")  # gone if the page were reloaded
 
     # The door: a real daemon on a real RTSP camera, syncing with the same PostgreSQL.
     server = rtsp_server()
