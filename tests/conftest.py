@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.support.cameras"]
+# One instance each, for the whole session: a second session-scoped Playwright in the same
+# process fails ("Sync API inside the asyncio loop").
+pytest_plugins = ["tests.support.cameras", "tests.support.browser"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

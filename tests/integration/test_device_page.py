@@ -30,7 +30,6 @@ from tests.support.daemon import (
     write_config,
 )
 
-pytest_plugins = ["tests.support.browser"]
 pytestmark = pytest.mark.integration
 TOKEN = "page-token-5d1c2b7e"
 

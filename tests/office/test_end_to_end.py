@@ -20,7 +20,6 @@ from sputnik_edge.office.config import OfficeSettings
 from tests.office.conftest import SECRET_KEY, OfficeServer, office_settings
 from tests.support.daemon import Daemon, base_config, free_port, write_config
 
-pytest_plugins = ["tests.support.browser"]
 pytestmark = pytest.mark.integration
 PASSWORD = "a long enough password"
 TZ = "Europe/Moscow"

@@ -13,7 +13,6 @@ from sputnik_edge.central.schema import devices
 from sputnik_edge.central.types import DeviceHeartbeat
 from sputnik_edge.office.config import OfficeSettings
 from tests.office.conftest import PASSWORD, OfficeServer, add_user, office_settings
-from tests.support.browser import web_browser  # noqa: F401  (the fixture, for this folder's tests)
 
 USERS = {"anna": "admin", "hanna": "hr", "victor": "viewer"}
 ROLE_USER = {role: name for name, role in USERS.items()}
