@@ -94,6 +94,9 @@ class RecognitionSection(StrictModel):
     min_brightness: float = Field(default=40, ge=0, le=255)
     max_brightness: float = Field(default=220, ge=0, le=255)
     threads: int = Field(default=0, ge=0, le=64)  # onnxruntime intra-op threads; 0 = auto
+    # A second detector pass on a contrast-enhanced copy of backlit frames (bright window behind
+    # the person) when the first found no usable face.
+    backlight_pass: bool = True
 
     @model_validator(mode="before")
     @classmethod

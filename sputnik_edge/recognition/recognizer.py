@@ -17,6 +17,7 @@ from sputnik_edge.recognition.types import FaceResult, MatchResult
 from sputnik_edge.vision.align import align_face
 from sputnik_edge.vision.detector import FaceDetector, YuNetDetector
 from sputnik_edge.vision.embedder import SFaceEmbedder
+from sputnik_edge.vision.exposure import BacklightSettings, enhance, is_backlit
 from sputnik_edge.vision.models import default_models_dir, detector_model_name, load_manifest, verify
 from sputnik_edge.vision.quality import QualityLimits, assess
 from sputnik_edge.vision.types import Detection, FloatArray, ImageArray, ModelInfo, Quality
@@ -29,6 +30,7 @@ class FaceCandidate:
     detection: Detection
     aligned: ImageArray
     quality: Quality
+    enhanced: bool = False  # found by the backlight pass, aligned from the contrast-enhanced copy
 
 
 class EnrollmentError(ValueError):
@@ -70,6 +72,27 @@ def create_detector(cfg: RecognitionSection, models_dir: Path) -> FaceDetector:
     )
 
 
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def merge_passes(first: list[FaceCandidate], second: list[FaceCandidate]) -> list[FaceCandidate]:
+    """One candidate per face: a second-pass face replaces the first-pass one it overlaps unless
+    failed the gate and the new one passes it, and a face only the second pass saw is added."""
+    out = list(first)
+    for cand in second:
+        hit = next((i for i, c in enumerate(out) if iou(c.detection.bbox, cand.detection.bbox) > 0.4), None)
+        if hit is None:
+            out.append(cand)
+        elif cand.quality.ok and not out[hit].quality.ok:
+            out[hit] = cand
+    return sorted(out, key=lambda c: -c.detection.score)
+
+
 class Recognizer:
     def __init__(
         self,
@@ -78,12 +101,14 @@ class Recognizer:
         limits: QualityLimits,
         thresholds: Thresholds,
         gallery: Gallery | None = None,
+        backlight: BacklightSettings | None = None,
     ) -> None:
         self.detector = detector
         self.embedder = embedder
         self.limits = limits
         self.thresholds = thresholds
         self._gallery = gallery or Gallery.empty()
+        self.backlight = backlight  # None: no second pass on backlit frames
 
     @classmethod
     def from_config(cls, cfg: RecognitionSection, gallery: Gallery | None = None) -> Recognizer:
@@ -93,7 +118,8 @@ class Recognizer:
         manifest = load_manifest(models_dir)
         embedder = SFaceEmbedder(models_dir / manifest["embedder"].file, threads=cfg.threads)
         thresholds = Thresholds(cfg.match_threshold, cfg.low_confidence_threshold, cfg.min_margin)
-        return cls(detector, embedder, quality_limits(cfg), thresholds, gallery)
+        backlight = BacklightSettings() if cfg.backlight_pass else None
+        return cls(detector, embedder, quality_limits(cfg), thresholds, gallery, backlight)
 
     # The gallery is replaced as a whole; readers take one reference per call, so a swap in
     # another thread never shows them a half-updated matrix.
@@ -113,11 +139,26 @@ class Recognizer:
         return self.embedder.model_info.model_id
 
     def analyze(self, image: ImageArray) -> list[FaceCandidate]:
-        """Detect, align and judge quality of every face in the image."""
+        """Detect, align and judge quality of every face in the image (with the backlight pass)."""
+        return self.backlight_pass(image, self._candidates(image, image, enhanced=False))
+
+    def backlight_pass(self, image: ImageArray, first: list[FaceCandidate]) -> list[FaceCandidate]:
+        """A backlit frame where no face passed the gate gets a second detector pass on a
+        contrast-enhanced copy; what it finds is aligned from that copy and replaces the
+        first-pass faces that failed the gate. Other frames cost one count over a subsampled
+        frame. Faces that passed keep their untouched crop: normalising every crop lowered
+        calibration accuracy (README, "Real doors")."""
+        s = self.backlight
+        if s is None or any(c.quality.ok for c in first) or not is_backlit(image, s):
+            return first
+        second = self._candidates(enhance(image, s), image, enhanced=True)
+        return merge_passes(first, second)
+
+    def _candidates(self, source: ImageArray, frame: ImageArray, *, enhanced: bool) -> list[FaceCandidate]:
         out = []
-        for det in self.detect(image):
-            aligned = self.align(image, det)
-            out.append(FaceCandidate(det, aligned, self.judge(det, aligned, image.shape)))
+        for det in self.detector.detect(source):
+            aligned = self.align(source, det)
+            out.append(FaceCandidate(det, aligned, self.judge(det, aligned, frame.shape), enhanced))
         return out
 
     # analyze's three steps as methods: the bench times these, the ones the daemon runs.

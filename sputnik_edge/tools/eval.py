@@ -19,7 +19,7 @@ import numpy as np
 import structlog
 
 from sputnik_edge.recognition.gallery import Thresholds
-from sputnik_edge.recognition.recognizer import Recognizer
+from sputnik_edge.recognition.recognizer import FaceCandidate, Recognizer, iou
 from sputnik_edge.vision.align import align_face
 from sputnik_edge.vision.imageio import ImageError, load_image
 from sputnik_edge.vision.types import Detection, FloatArray, ImageArray
@@ -328,7 +328,13 @@ def embed_for_verification(recognizer: Recognizer, image: ImageArray) -> tuple[F
     det = find_subject(recognizer, image)
     if det is None:
         return recognizer.embedder.embed(_fallback_crop(image)[None])[0], False
-    return recognizer.embedder.embed(align_face(image, det.landmarks)[None])[0], True
+    aligned = align_face(image, det.landmarks)
+    if recognizer.backlight is not None:
+        # The daemon's backlight rule, so a backlit photo is judged the way a door frame would be.
+        first = FaceCandidate(det, aligned, recognizer.judge(det, aligned, image.shape))
+        merged = recognizer.backlight_pass(image, [first])
+        aligned = max(merged, key=lambda c: iou(c.detection.bbox, det.bbox)).aligned
+    return recognizer.embedder.embed(aligned[None])[0], True
 
 
 def evaluate_pairs(
