@@ -1,4 +1,5 @@
-"""`enroll` and `enroll-dir`: templates from photos, refused when the face is someone else's."""
+"""`enroll` and `enroll-dir`: templates from photos (or a clip: ``enroll_video``), refused when the
+face is someone else's."""
 
 from __future__ import annotations
 
@@ -35,10 +36,24 @@ def cmd_enroll(ctx: Ctx) -> int:
 
     args = ctx.args
     _check_employee_id(args.employee_id)
+    clip = args.video or args.camera
+    if sum(map(bool, (args.images, args.video, args.camera))) != 1:
+        raise UsageError("enroll takes photos, or --video FILE, or --camera ID (exactly one of them)")
+    if args.max_templates < 1:
+        raise UsageError(f"--max-templates must be >= 1, got {args.max_templates}")
     images = _read_images(args.images)
     store = ctx.store()
     rec = ctx.recognizer(store)
     templates, qualities = [], []
+    lines: list[str] = []
+    if clip:  # every frame is judged before anything is written
+        from sputnik_edge.cli import enroll_video
+
+        what = f"--video {args.video}" if args.video else f"--camera {args.camera}"
+        selection = enroll_video.select_from(ctx, rec, what)
+        templates = [c.embedding for c in selection.chosen]
+        qualities = [c.quality for c in selection.chosen]
+        lines = enroll_video.report(selection)
     for name, image in images:  # every photo is checked before anything is written
         try:
             vec, q = rec.enrollment_template(image, name)
@@ -60,6 +75,8 @@ def cmd_enroll(ctx: Ctx) -> int:
     log.info("employee_enrolled", employee_id=args.employee_id, templates=len(templates))
     where = " (local and central)" if central is not None else ""
     print(f"enrolled {args.employee_id} ({args.name}) with {len(templates)} template(s){where}")
+    for line in lines:
+        print(line)
     return EXIT_OK
 
 
@@ -201,12 +218,17 @@ def cmd_enroll_dir(ctx: Ctx) -> int:
 
 
 def register(add: AddCommand) -> None:
-    p = add("enroll", cmd_enroll, "enrol one employee from one or more photos (one face each)")
+    p = add("enroll", cmd_enroll, "enrol one employee from photos (one face each), a clip or a camera")
     p.add_argument("--employee-id", required=True)
     p.add_argument("--name", required=True)
     p.add_argument("--department")
     p.add_argument("--force", action="store_true", help="enrol even if the face matches another employee")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--video", metavar="FILE", help="enrol from a short clip of the person alone")
+    p.add_argument("--camera", metavar="ID", help="enrol from a configured camera (see --seconds)")
+    p.add_argument("--seconds", type=float, default=5.0, help="with --camera: how long to watch (default 5)")
+    p.add_argument("--frames", metavar="FIRST-LAST", help="with --video: only these frames, e.g. 0-69")
+    p.add_argument("--max-templates", type=int, default=5, help="with --video/--camera (default 5)")
+    p.add_argument("images", nargs="*", metavar="IMAGE")
 
     p = add(
         "enroll-dir", cmd_enroll_dir, "enrol a folder: one subfolder per employee id (+ optional people.csv)"

