@@ -114,10 +114,10 @@ def test_daemon_part_follows_min_frames(faces_dir: Path, clip: Path) -> None:
 def test_bad_label_files(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "labels.csv"
     path.write_text(text)
-    with pytest.raises(LabelError, match="labels.csv") as e:
+    with pytest.raises(LabelError, match=r"labels\.csv") as e:
         read_labels(path)
     assert message in str(e.value)
-    with pytest.raises(LabelError, match="not found|No such file"):
+    with pytest.raises(LabelError, match=r"not found|No such file"):
         read_labels(tmp_path / "missing.csv")
 
 
