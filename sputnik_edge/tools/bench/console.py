@@ -118,6 +118,10 @@ def format_report(result: BenchResult) -> str:
     if s.stream is not None:
         lines += _stream(s.stream)
     lines += _rest(s)
+    if s.backlight is not None:
+        from sputnik_edge.tools.bench.backlight_results import md_backlight
+
+        lines += ["\nbacklight", md_backlight(s.backlight)]
     for name, err in result.errors.items():
         lines.append(f"\n{name}: {err}")
     if result.targets:

@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from sputnik_edge.tools.bench.backlight_results import md_backlight, plot_score_floors
 from sputnik_edge.tools.bench.fleet_report import fleet_markdown, md_fleet
 from sputnik_edge.tools.bench.markdown import (
     md_central,
@@ -48,6 +49,8 @@ def render_plots(s: Sections, plot_dir: Path, md_dir: Path) -> dict[str, str]:
         p.plot_match(s.match, made.setdefault("match", plot_dir / "match.png"))
     if s.stream is not None:
         p.plot_latency(s.stream, made.setdefault("latency", plot_dir / "latency.png"))
+    if s.backlight is not None:
+        plot_score_floors(s.backlight, made.setdefault("score_floors", plot_dir / "score_floors.png"))
     return {name: os.path.relpath(path, md_dir) for name, path in made.items()}
 
 
@@ -284,6 +287,19 @@ def build_markdown(r: BenchResult, plots: dict[str, str], findings: str | None) 
             ),
             "",
             md_detectors(s.detectors),
+            "",
+        ]
+    if s.backlight is not None:
+        lines += [
+            "## Backlight pass and score floors",
+            "",
+            "`sputnik-edge bench --only backlight`: the recognizer's `analyze` (detect, align, quality "
+            "gate) with the backlight pass off and on, alternately on the same frames; then YuNet's "
+            "scores for real faces in video against detections on face-free background.",
+            "",
+            md_backlight(s.backlight),
+            "",
+            f"![score floors]({plots.get('score_floors', '')})",
             "",
         ]
     lines += ["## Central database", "", md_central(r), ""]

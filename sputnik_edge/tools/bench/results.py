@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sputnik_edge.tools.bench.backlight_results import BacklightResult
 from sputnik_edge.tools.bench.codec import FLAT, OMIT, from_json, json_key, to_json
 from sputnik_edge.tools.bench.fleet_results import FleetResult
 from sputnik_edge.tools.bench.stats import Stats
@@ -401,6 +402,7 @@ class Sections:
     central: CentralResult | None = field(default=None, metadata=OMIT)
     detectors: DetectorsResult | None = field(default=None, metadata=OMIT)
     fleet: FleetResult | None = field(default=None, metadata=OMIT)
+    backlight: BacklightResult | None = field(default=None, metadata=OMIT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from sputnik_edge.tools.bench.backlight import bench_backlight
 from sputnik_edge.tools.bench.central import bench_central
 from sputnik_edge.tools.bench.context import SECTIONS, BenchContext, BenchError
 from sputnik_edge.tools.bench.detectors import bench_detectors
@@ -43,9 +44,10 @@ RUNNERS: dict[str, Callable[[BenchContext], Any]] = {
     "central": bench_central,
     "detectors": bench_detectors,
     "fleet": bench_fleet,
+    "backlight": bench_backlight,
 }
 # Sections that read the dev face data (the others make their own inputs).
-NEEDS_FACES = frozenset({"stages", "reference", "stream", "memory"})
+NEEDS_FACES = frozenset({"stages", "reference", "stream", "memory", "backlight"})
 
 
 @dataclass(frozen=True, slots=True)

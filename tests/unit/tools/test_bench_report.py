@@ -18,7 +18,7 @@ DOCS = REPO_ROOT / "docs"
 
 def test_markdown_is_the_committed_one() -> None:
     bench_dir = DOCS / "bench"
-    plots = {name: f"bench/{name}.png" for name in ("stages", "reference", "match", "latency", "soak")}
+    plots = {name: f"bench/{name}.png" for name in ("stages", "reference", "match", "latency", "soak", "score_floors")}
     plots["_dir"] = str(bench_dir)
     text = build_markdown(
         BenchResult.load(bench_dir / "bench.json"), plots, (bench_dir / "findings.md").read_text()
@@ -43,6 +43,7 @@ def test_script_writes_markdown_and_plots(tmp_path: Path) -> None:
         "latency.png",
         "match.png",
         "reference.png",
+        "score_floors.png",
         "stages.png",
     ]
 
