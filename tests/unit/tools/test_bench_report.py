@@ -18,7 +18,8 @@ DOCS = REPO_ROOT / "docs"
 
 def test_markdown_is_the_committed_one() -> None:
     bench_dir = DOCS / "bench"
-    plots = {name: f"bench/{name}.png" for name in ("stages", "reference", "match", "latency", "soak", "score_floors")}
+    names = ("stages", "reference", "match", "latency", "soak", "score_floors")
+    plots = {name: f"bench/{name}.png" for name in names}
     plots["_dir"] = str(bench_dir)
     text = build_markdown(
         BenchResult.load(bench_dir / "bench.json"), plots, (bench_dir / "findings.md").read_text()
