@@ -1,8 +1,8 @@
 """`enroll --video FILE` / `enroll --camera ID`: a few good frames of one person as templates.
 
-The frames are read here (a file, or a configured camera for a few seconds), each sampled frame
-goes through the recognizer's analyze (the daemon's detector, backlight pass and quality gate),
-and ``recognition.enrol_select`` picks the templates and says why it refused the rest.
+The frames are read here (a file, or a configured camera for a few seconds);
+``recognition.enrol_clip`` runs them through the recognizer and picks the templates, saying why it
+refused the rest.
 """
 
 from __future__ import annotations
@@ -15,15 +15,11 @@ import numpy as np
 import structlog
 
 from sputnik_edge.cli.common import Ctx, UsageError
-from sputnik_edge.recognition.enrol_select import (
-    ClipRefused,
-    FrameObservation,
-    Selection,
-    SelectionRules,
-    select_frames,
-)
+from sputnik_edge.recognition.enrol_clip import select_clip
+from sputnik_edge.recognition.enrol_select import ClipRefused, Selection, SelectionRules
 from sputnik_edge.recognition.recognizer import Recognizer
 from sputnik_edge.vision.types import ImageArray
+from sputnik_edge.vision.videoio import VideoError, sampled_frames
 
 log = structlog.get_logger(__name__)
 
@@ -44,29 +40,6 @@ def parse_frames(text: str | None) -> tuple[int, int | None]:
     if not sep or a < 0 or (b is not None and b < a):
         raise UsageError(f"--frames {text!r}: expected FIRST-LAST with 0 <= FIRST <= LAST, e.g. 0-69")
     return a, b
-
-
-def video_frames(path: Path, first: int, last: int | None) -> Iterator[tuple[int, ImageArray]]:
-    import cv2
-
-    if not path.is_file():
-        raise UsageError(f"--video {path}: not found")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise UsageError(f"--video {path}: not a video this build can read")
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 25.0
-    stride = max(1, round(fps / SAMPLE_FPS))
-    try:
-        i = 0
-        while last is None or i <= last:
-            ok, img = cap.read()
-            if not ok or img is None:
-                break
-            if i >= first and (i - first) % stride == 0:
-                yield i, np.asarray(img, dtype=np.uint8)
-            i += 1
-    finally:
-        cap.release()
 
 
 def camera_frames(ctx: Ctx, camera_id: str, seconds: float) -> Iterator[tuple[int, ImageArray]]:
@@ -103,28 +76,6 @@ def camera_frames(ctx: Ctx, camera_id: str, seconds: float) -> Iterator[tuple[in
         cap.release()
 
 
-def observe(rec: Recognizer, frames: Iterator[tuple[int, ImageArray]]) -> list[FrameObservation]:
-    """One observation per sampled frame; only usable single faces are embedded."""
-    out = []
-    for i, img in frames:
-        cands = rec.analyze(img)
-        # Weak detections (a poster, a reflection) do not count as a second person, as for photos.
-        strong = [c for c in cands if c.detection.score >= rec.limits.min_det_score]
-        if len(strong) == 1 and strong[0].quality.ok:
-            c = strong[0]
-            emb = rec.embed([c])[0]
-            out.append(FrameObservation(i, 1, (), c.quality.score, c.quality.yaw, emb))
-        elif strong:
-            c = strong[0]
-            out.append(FrameObservation(i, len(strong), c.quality.reasons, c.quality.score, c.quality.yaw))
-        elif cands:
-            c = max(cands, key=lambda k: k.detection.score)
-            out.append(FrameObservation(i, 1, c.quality.reasons, c.quality.score, c.quality.yaw))
-        else:
-            out.append(FrameObservation(i, 0))
-    return out
-
-
 def select_from(ctx: Ctx, rec: Recognizer, what: str) -> Selection:
     args = ctx.args
     rules = SelectionRules(
@@ -133,16 +84,18 @@ def select_from(ctx: Ctx, rec: Recognizer, what: str) -> Selection:
     )
     if args.video:
         first, last = parse_frames(args.frames)
-        frames = video_frames(Path(args.video), first, last)
+        path = Path(args.video)
+        if not path.is_file():
+            raise UsageError(f"--video {path}: not found")
+        frames = sampled_frames(path, sample_fps=SAMPLE_FPS, first=first, last=last, name=what)
     else:
         if args.frames:
             raise UsageError("--frames applies to --video only")
         frames = camera_frames(ctx, args.camera, args.seconds)
-    observations = observe(rec, frames)
-    if not observations:
-        raise UsageError(f"{what}: no frames read")
     try:
-        return select_frames(observations, rules)
+        return select_clip(rec, frames, rules)
+    except VideoError as exc:
+        raise UsageError(str(exc)) from None
     except ClipRefused as exc:
         raise UsageError(f"{what}: refused: {exc}") from None
 

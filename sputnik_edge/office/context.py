@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +27,8 @@ from sputnik_edge.config import RecognitionSection
 from sputnik_edge.office.auth import Authenticator, Principal
 from sputnik_edge.office.config import OfficeCameraSection, OfficeSettings
 from sputnik_edge.office.security import LoginRateLimiter
+from sputnik_edge.recognition.enrol_clip import select_clip
+from sputnik_edge.recognition.enrol_select import Selection, SelectionRules
 from sputnik_edge.recognition.gallery import EMBEDDING_DIM, Gallery
 from sputnik_edge.recognition.recognizer import EnrollmentError, Recognizer
 from sputnik_edge.recognition.types import FaceResult
@@ -182,6 +184,10 @@ class OfficeRecognition:
                 best = max(candidates, key=lambda c: c.detection.score, default=None)
                 reason = best.quality.reasons[0] if best and best.quality.reasons else exc.code
                 raise EnrollmentError(reason, str(exc)) from None
+
+    def select_clip(self, frames: Iterable[tuple[int, ImageArray]], rules: SelectionRules) -> Selection:
+        """Templates from a clip (``enrol_clip``); the run lock is taken per frame, not per clip."""
+        return select_clip(self.recognizer, frames, rules, self._run_lock)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ needs a session.
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
+from sputnik_edge.vision.imageio import load_image
 from tests.office.conftest import CAMERA_TOKEN, PASSWORD, OfficeServer, add_user, login, new_token
+from tests.support.clips import write_clip
 
 pytestmark = pytest.mark.integration
 
@@ -64,6 +68,7 @@ OPS = [
     Op("POST", E + "/deactivate", 200, "hr"),
     Op("POST", E + "/activate", 200, "hr"),
     Op("POST", E + "/photos", 201, "hr", "photo"),
+    Op("POST", E + "/clips", 201, "hr", "clip"),
     Op("DELETE", E, 204, "hr"),
     Op("POST", "/api/v1/recognition/identify", 200, "hr", "photo"),
     Op("GET", "/api/v1/audit", 200, "admin"),
@@ -126,7 +131,7 @@ def clients(server: OfficeServer) -> dict[str, httpx.Client]:
 
 
 def call(client: httpx.Client, op: Op, caller: str, faces_dir: Path) -> httpx.Response:
-    prefix = "del" if op.method == "DELETE" else ("ph" if op.path.endswith("/photos") else "m")
+    prefix = "del" if op.method == "DELETE" else ("ph" if op.path.endswith(("/photos", "/clips")) else "m")
     path = op.path.replace("{employee_id}", f"{prefix}-{caller}")
     path = path.replace("{event_id}", SOME_UUID).replace("{group_id}", SOME_UUID)
     # Each caller has a department schedule of its own to replace or delete.
@@ -150,6 +155,9 @@ def call(client: httpx.Client, op: Op, caller: str, faces_dir: Path) -> httpx.Re
         }
     elif op.body == "schedule":
         kw["json"] = {"week": [["09:00", "18:00"]] * 5 + [None, None], "grace_minutes": 10}
+    elif op.body == "clip":
+        kw["files"] = {"file": ("c.avi", clip_of(faces_dir / PHOTO), "video/x-msvideo")}
+        kw["data"] = {"force": "true", "max_templates": "1"}
     elif op.body in ("photo", "snapshot"):
         kw["files"] = {"file": ("p.jpg", (faces_dir / PHOTO).read_bytes(), "image/jpeg")}
         if op.path.endswith("/photos"):
@@ -158,6 +166,13 @@ def call(client: httpx.Client, op: Op, caller: str, faces_dir: Path) -> httpx.Re
         url = str(client.base_url).rstrip("/") + path
         return httpx.request(op.method, url, headers=client.headers, cookies=client.cookies, timeout=30, **kw)
     return client.request(op.method, path, **kw)
+
+
+@functools.cache
+def clip_of(photo: Path) -> bytes:
+    """Three frames of one photo as a clip (one template: the others are near-duplicates)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return write_clip(Path(tmp) / "c.avi", [load_image(photo)] * 3).read_bytes()
 
 
 def test_the_matrix_covers_every_operation(server: OfficeServer, clients: dict[str, httpx.Client]) -> None:

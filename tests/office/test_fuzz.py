@@ -94,6 +94,7 @@ OPERATIONS = {
     "POST /api/v1/employees/{employee_id}/deactivate": True,
     "POST /api/v1/employees/{employee_id}/activate": True,
     "POST /api/v1/employees/{employee_id}/photos": True,
+    "POST /api/v1/employees/{employee_id}/clips": True,
     "GET /api/v1/devices": False,
     "POST /api/v1/recognition/identify": True,
     "POST /api/v1/gateway/snapshot": True,
@@ -182,3 +183,22 @@ def test_mutated_real_photos_at_enrolment(
         "/api/v1/employees/fuzz-target/photos", files={"file": ("p.jpg", body)}, data={"force": "true"}
     )
     check(r, {201, 409, 413, 415, 422})
+
+
+CLIP_MAGICS = (b"\x1a\x45\xdf\xa3", b"\x00\x00\x00\x20ftypisom", b"RIFF\x00\x10\x00\x00AVI LIST")
+
+
+@settings(FUZZ, max_examples=30)
+@given(magic=st.sampled_from((b"", *CLIP_MAGICS)), tail=st.binary(max_size=4096))
+def test_random_clips_at_enrolment(
+    server: OfficeServer, admin_headers: dict[str, str], magic: bytes, tail: bytes
+) -> None:
+    """Garbage behind a real container signature goes to the real decoder: a 4xx, never a 5xx."""
+    c = server.client(headers=admin_headers)
+    if c.get("/api/v1/employees/fuzz-clip").status_code == 404:
+        assert (
+            c.post("/api/v1/employees", json={"employee_id": "fuzz-clip", "full_name": "F"}).status_code
+            == 201
+        )
+    r = c.post("/api/v1/employees/fuzz-clip/clips", files={"file": ("c.webm", magic + tail)})
+    check(r, {413, 415, 422})

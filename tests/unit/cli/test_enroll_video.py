@@ -18,6 +18,7 @@ from sputnik_edge.recognition.recognizer import Recognizer
 from sputnik_edge.store.local import LocalStore
 from sputnik_edge.vision.imageio import load_image
 from tests.conftest import clear_config_env, require
+from tests.support.clips import write_clip
 from tests.support.daemon import shared_recognizer
 
 WEBCAM = "liveness/webcam_live.webm"
@@ -70,16 +71,6 @@ def templates(cfg: Path) -> int:
         return store.template_count()
     finally:
         store.close()
-
-
-def write_clip(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
-    h, w = frames[0].shape[:2]
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
-    for f in frames:
-        out.write(cv2.resize(f, (w, h)))
-    out.release()
-    path.chmod(0o600)  # real faces: personal data, even in a temp folder
-    return path
 
 
 def test_enrol_from_webcam_clip_with_several_templates(
