@@ -31,18 +31,26 @@ async function duplicateOf(message) {
   return { id: m[2], name, similarity: m[3] };
 }
 
+// A clip goes to the clip door, which keeps a few of its best frames (see README "Real doors").
+function isClip(blob, name) {
+  return (blob.type || "").startsWith("video/") || /\.(webm|mp4|mov)$/i.test(name || "");
+}
+
 async function upload(blob, name, force) {
   const form = new FormData();
   form.append("file", blob, name);
   if (force) form.append("force", "true");
+  const clip = isClip(blob, name);
   outcome("checking", el("span", { text: t.photo_checking }));
   try {
-    const res = await api(`/api/v1/employees/${encodeURIComponent(id)}/photos`, { method: "POST", form });
+    const res = await api(`/api/v1/employees/${encodeURIComponent(id)}/${clip ? "clips" : "photos"}`, { method: "POST", form });
     pending = null;
-    const n = Number(count.dataset.count) + 1;
+    const added = clip ? res.template_ids.length : 1;
+    const n = Number(count.dataset.count) + added;
     count.dataset.count = String(n);
     count.textContent = fmt(t.templates_count, { count: n });
-    outcome("accepted", el("span", { class: "tag ok", text: fmt(t.photo_accepted, { score: res.quality.score.toFixed(2) }) }));
+    const text = clip ? fmt(t.clip_accepted, { count: added }) : fmt(t.photo_accepted, { score: res.quality.score.toFixed(2) });
+    outcome("accepted", el("span", { class: "tag ok", text }));
     return true;
   } catch (err) {
     if (err.status === 409 && err.code === "duplicate_face") {
@@ -59,7 +67,7 @@ async function upload(blob, name, force) {
       const reasons = reasonsOf(err.code, err.message);
       result.dataset.reasons = reasons.join(",");
       const words = reasons.map((r) => t["reason_" + r] || r).join(", ");
-      outcome("refused", el("p", { class: "error", text: fmt(t.photo_refused, { reasons: words }) }));
+      outcome("refused", el("p", { class: "error", text: fmt(clip ? t.clip_refused : t.photo_refused, { reasons: words }) }));
     } else {
       outcome("error", el("p", { class: "error", text: fmt(t.request_failed, { message: err.message }) }));
     }
