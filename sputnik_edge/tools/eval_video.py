@@ -174,7 +174,7 @@ def per_frame(
 
 
 def through_daemon(
-    rec: Recognizer, video: Path, labels: list[LabelRange], att: AttendanceSection, fps: float
+    rec: Recognizer, video: Path, att: AttendanceSection, fps: float
 ) -> list[tuple[int, str, str]]:
     """(frame, kind, employee_id) of every event naming someone, from the daemon's own engine fed
     the video at ``fps`` on the video's clock (the tracker and cooldowns see video time)."""
@@ -224,9 +224,7 @@ def evaluate_video(
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
     verdicts = per_frame(rec, video, labels, every, progress)
-    events = (
-        through_daemon(rec, video, labels, att or AttendanceSection(), daemon_fps) if daemon_fps else None
-    )
+    events = through_daemon(rec, video, att or AttendanceSection(), daemon_fps) if daemon_fps else None
     people = []
     for identity in sorted({r.identity for r in labels}):
         mine = [v for v in verdicts if v.identity == identity]
