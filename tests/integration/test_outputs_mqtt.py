@@ -1,0 +1,287 @@
+"""MQTT outputs of the real daemon against real Mosquitto: the check-in from the RTSP clip is
+published; a subscriber gets every event id across a broker restart in the middle of a burst and
+across a SIGKILL of the daemon (redelivery carries the same id); the last will turns the
+availability topic `offline`; Home Assistant discovery payloads are checked field by field."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.cameras import RtspServer
+from tests.support.daemon import (
+    Daemon,
+    base_config,
+    enrol_people,
+    first_photo_per_person,
+    free_port,
+    write_config,
+)
+from tests.support.mqtt import Broker, Subscriber, require_shared_broker
+
+pytestmark = pytest.mark.integration
+
+DEVICE = "door-test"
+DOCUMENTED = {
+    "event_id",
+    "seq",
+    "device_id",
+    "camera_id",
+    "kind",
+    "employee_id",
+    "name",
+    "similarity",
+    "captured_at",
+}
+UNKNOWN_PHOTOS = [
+    "images/barack_obama/obama.jpg",
+    "images/joe_biden/biden.jpg",
+    "images/kit_harington/john1.jpeg",
+]
+
+# Home Assistant's MQTT sensor discovery schema: the configuration variables documented at
+# https://www.home-assistant.io/integrations/sensor.mqtt/ and, for `device`, at
+# https://www.home-assistant.io/integrations/mqtt/#discovery-payload (vendored: key -> type).
+HA_SENSOR_KEYS: dict[str, type | tuple[type, ...]] = {
+    "availability": list,
+    "availability_mode": str,
+    "availability_template": str,
+    "availability_topic": str,
+    "device": dict,
+    "device_class": str,
+    "enabled_by_default": bool,
+    "encoding": str,
+    "entity_category": str,
+    "entity_picture": str,
+    "expire_after": int,
+    "force_update": bool,
+    "icon": str,
+    "json_attributes_template": str,
+    "json_attributes_topic": str,
+    "last_reset_value_template": str,
+    "name": str,
+    "object_id": str,
+    "options": list,
+    "payload_available": str,
+    "payload_not_available": str,
+    "platform": str,
+    "qos": int,
+    "state_class": str,
+    "state_topic": str,
+    "suggested_display_precision": int,
+    "unique_id": str,
+    "unit_of_measurement": str,
+    "value_template": str,
+}
+HA_DEVICE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "configuration_url": str,
+    "connections": list,
+    "hw_version": str,
+    "identifiers": (list, str),
+    "manufacturer": str,
+    "model": str,
+    "model_id": str,
+    "name": str,
+    "serial_number": str,
+    "suggested_area": str,
+    "sw_version": str,
+    "via_device": str,
+}
+HA_STATE_CLASSES = {"measurement", "total", "total_increasing", "measurement_angle"}
+HA_ENTITY_CATEGORIES = {"config", "diagnostic"}
+
+
+def check_ha_sensor(topic: str, config: dict[str, Any], base: str) -> None:
+    parts = topic.split("/")
+    assert len(parts) == 5 and parts[0] == "homeassistant" and parts[1] == "sensor" and parts[4] == "config"
+    assert all(p.replace("_", "").replace("-", "").isalnum() for p in parts[2:4]), topic
+    for key, value in config.items():
+        assert key in HA_SENSOR_KEYS, f"{topic}: {key} is not an MQTT sensor option"
+        assert isinstance(value, HA_SENSOR_KEYS[key]), f"{topic}: {key} = {value!r}"
+    for key in ("name", "unique_id", "state_topic", "availability_topic", "device"):
+        assert key in config, f"{topic}: {key} missing"
+    assert not ("availability" in config and "availability_topic" in config)  # exclusive in HA
+    assert config["state_topic"].startswith(base + "/")
+    assert config["availability_topic"] == f"{base}/availability"
+    assert (config["payload_available"], config["payload_not_available"]) == ("online", "offline")
+    assert config.get("qos", 0) in (0, 1, 2)
+    assert config.get("state_class", "measurement") in HA_STATE_CLASSES
+    assert config.get("entity_category", "diagnostic") in HA_ENTITY_CATEGORIES
+    device = config["device"]
+    for key, value in device.items():
+        assert key in HA_DEVICE_KEYS, f"{topic}: device.{key} is not a device option"
+        assert isinstance(value, HA_DEVICE_KEYS[key]), f"{topic}: device.{key} = {value!r}"
+    assert device["identifiers"] and device["name"]
+    if "value_template" in config:
+        assert config["value_template"].startswith("{{") and config["value_template"].endswith("}}")
+
+
+def snapshot(d: Daemon, photo: Path) -> list[str]:
+    r = httpx.post(
+        d.base_url + "/api/v1/gateway/snapshot",
+        files={"file": (photo.name, photo.read_bytes(), "application/octet-stream")},
+        data={"camera_id": "entrance"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    return [e["event_id"] for e in r.json()["events"]]
+
+
+def mqtt_output(port: int, prefix: str = "sputnik", **kw: Any) -> dict[str, Any]:
+    return {
+        "id": "home",
+        "kind": "mqtt",
+        "host": "127.0.0.1",
+        "port": port,
+        "topic_prefix": prefix,
+        "timeout_s": 2.0,
+        "keepalive_s": 5,
+        "backoff_initial_s": 0.2,
+        "backoff_max_s": 1.0,
+        **kw,
+    }
+
+
+def test_mqtt_every_event_across_broker_restart_and_sigkill(
+    tmp_path: Path, faces_dir: Path, rtsp_server: Any
+) -> None:
+    server: RtspServer = rtsp_server()
+    people = first_photo_per_person(faces_dir)
+    enrol_people(tmp_path / "edge.db", {"lin_manuel_miranda": people["lin_manuel_miranda"]})
+    broker = Broker(tmp_path / "broker").start()
+    base = f"sputnik/{DEVICE}"
+    sub = Subscriber("127.0.0.1", broker.port, [f"{base}/#", "homeassistant/#"])
+    port = free_port()
+    cfg = base_config(
+        tmp_path,
+        port,
+        cameras=[{"id": "entrance", "source": server.url(), "direction": "in", "fps_limit": 10}],
+        outputs=[mqtt_output(broker.port, homeassistant=True)],
+    )
+    config = write_config(tmp_path / "config.toml", cfg)
+    daemon = Daemon(config, port).start()
+    events_topic = f"{base}/events"
+    try:
+        daemon.wait_http()
+        daemon.wait_for(
+            lambda: any(json.loads(m.payload)["kind"] == "check_in" for m in sub.on(events_topic)),
+            20,
+            "the check-in on the events topic",
+        )
+        check_in = next(m.json() for m in sub.on(events_topic) if m.json()["kind"] == "check_in")
+        assert check_in["employee_id"] == "lin_manuel_miranda" and check_in["device_id"] == DEVICE
+        assert set(check_in) == DOCUMENTED
+        assert sub.last(f"{base}/availability").payload == b"online"
+
+        # Discovery: last person and camera state for the camera, the outbox backlog.
+        discovery = {m.topic: m.json() for m in sub.messages if m.topic.startswith("homeassistant/")}
+        assert len(discovery) == 3, sorted(discovery)
+        for topic, conf in discovery.items():
+            check_ha_sensor(topic, conf, base)
+        states = {c["state_topic"] for c in discovery.values()}
+        assert states == {f"{base}/entrance/last", f"{base}/entrance/state", f"{base}/backlog"}
+        assert len({c["unique_id"] for c in discovery.values()}) == 3
+        daemon.wait_for(lambda: sub.last(f"{base}/entrance/state"), 10, "the camera state")
+        assert sub.last(f"{base}/entrance/state").payload == b"up"
+        assert int(sub.last(f"{base}/backlog").payload) >= 0
+        last = daemon.wait_for(lambda: sub.last(f"{base}/entrance/last"), 5, "the retained last event")
+        assert last.json()["event_id"] in {e["event_id"] for e in daemon.events()}
+
+        # A burst with a broker restart in the middle of it.
+        burst = []
+        for i, photo in enumerate(UNKNOWN_PHOTOS * 2):
+            if i == 3:
+                broker.restart()
+            burst += snapshot(daemon, faces_dir / photo)
+        assert len(burst) == 6
+
+        def all_published() -> bool:
+            return {e["event_id"] for e in daemon.events()} <= set(sub.event_ids(events_topic))
+
+        daemon.wait_for(all_published, 30, "every event on the events topic after the broker restart")
+        assert set(burst) <= set(sub.event_ids(events_topic))
+
+        # Events committed while the broker is away, then the daemon is SIGKILLed: the next start
+        # publishes them, with the same ids.
+        broker.stop()
+        pending = [eid for photo in UNKNOWN_PHOTOS[:2] for eid in snapshot(daemon, faces_dir / photo)]
+        assert len(pending) == 2
+        daemon.wait_for(
+            lambda: daemon.get("/health").json()["outputs"]["home"]["failing"], 10, "the output failing"
+        )
+        assert daemon.get("/health").json()["outputs"]["home"]["backlog"] >= 2
+        daemon.kill()
+        assert not set(pending) & set(sub.event_ids(events_topic))
+        # The daemon did lose the broker during the burst (and got it back on its own).
+        first_log = daemon.log_text()
+        assert (
+            first_log.count("output_mqtt_disconnected") >= 1 and first_log.count("output_mqtt_connected") >= 2
+        )
+        broker.start()
+        daemon = Daemon(config, port).start()
+        daemon.wait_http()
+        daemon.wait_for(
+            lambda: set(pending) <= set(sub.event_ids(events_topic)), 20, "redelivery after SIGKILL"
+        )
+        daemon.wait_for(lambda: sub.last(f"{base}/availability").payload == b"online", 10, "online again")
+        daemon.wait_for(all_published, 20, "every event published after the restart")
+        received = sub.event_ids(events_topic)
+        assert set(received) <= {e["event_id"] for e in daemon.events()}  # duplicates carry the same id
+        for m in sub.on(events_topic):
+            assert set(m.json()) == DOCUMENTED
+
+        # SIGKILL with the broker up: the last will says offline.
+        daemon.kill()
+        daemon.wait_for(lambda: sub.last(f"{base}/availability").payload == b"offline", 15, "the last will")
+        log = daemon.log_text()
+        assert "output_mqtt_connected" in log
+    finally:
+        daemon.kill()
+        sub.close()
+        broker.stop()
+
+
+def test_mqtt_on_the_shared_broker_publishes_only_what_the_filter_wants(
+    tmp_path: Path, faces_dir: Path, rtsp_server: Any
+) -> None:
+    host, broker_port = require_shared_broker()
+    server: RtspServer = rtsp_server()
+    people = first_photo_per_person(faces_dir)
+    enrol_people(tmp_path / "edge.db", {"lin_manuel_miranda": people["lin_manuel_miranda"]})
+    prefix = f"sputnik-test-{uuid.uuid4().hex[:8]}"  # other runs on the shared broker stay apart
+    base = f"{prefix}/{DEVICE}"
+    sub = Subscriber(host, broker_port, [f"{base}/#"])
+    port = free_port()
+    cfg = base_config(
+        tmp_path,
+        port,
+        cameras=[{"id": "entrance", "source": server.url(), "direction": "in", "fps_limit": 10}],
+        outputs=[mqtt_output(broker_port, prefix, events=["check_in"])],
+    )
+    daemon = Daemon(write_config(tmp_path / "config.toml", cfg), port).start()
+    try:
+        daemon.wait_http()
+        unknown = snapshot(daemon, faces_dir / UNKNOWN_PHOTOS[0])
+        daemon.wait_for(lambda: sub.on(f"{base}/events"), 20, "the check-in on the shared broker")
+        daemon.wait_for(
+            lambda: daemon.get("/health").json()["outputs"]["home"]["backlog"] == 0,
+            10,
+            "the output caught up",
+        )
+        kinds = [m.json()["kind"] for m in sub.on(f"{base}/events")]
+        assert set(kinds) == {"check_in"}, kinds
+        assert unknown and not set(unknown) & set(sub.event_ids(f"{base}/events"))
+        assert daemon.terminate() == 0
+        # A clean stop says offline too.
+        daemon.wait_for(lambda: sub.last(f"{base}/availability").payload == b"offline", 5, "offline")
+    finally:
+        daemon.kill()
+        # Leave no retained messages on the shared broker.
+        for topic in {m.topic for m in sub.messages if m.retain} | {f"{base}/availability"}:
+            sub.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(2)
+        sub.close()
