@@ -127,6 +127,7 @@ class MqttSink:
         self._connected = threading.Event()
         self._last_state: DeviceState | None = None
         self._connect_error: str | None = None
+        self._closing = False
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=s.client_id or f"sputnik-{s.device_id}",
@@ -162,7 +163,7 @@ class MqttSink:
         log.info("output_mqtt_connected", broker=self.target)
 
     def _on_disconnect(self, _c: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
-        if self._connected.is_set():
+        if self._connected.is_set() and not self._closing:
             log.warning("output_mqtt_disconnected", broker=self.target, reason=str(reason))
         self._connected.clear()
 
@@ -219,6 +220,7 @@ class MqttSink:
 
     def close(self) -> None:
         """A clean stop says ``offline`` itself (the will is only for an unclean end)."""
+        self._closing = True
         if self._connected.is_set():
             info = self._client.publish(self.availability, OFFLINE, qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):
