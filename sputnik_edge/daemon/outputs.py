@@ -4,6 +4,7 @@ for /health, /metrics and doctor, and the retention guard."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -110,10 +111,12 @@ class Outputs:
             log.info("output_started", output=d.s.output_id, kind=d.s.kind, target=d.s.target)
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """The stop event is already set; a sink blocked in a send gets until its own timeout."""
+        """The stop event is already set. One deadline for all: a sink blocked in a send (at most
+        its own timeout) is left behind as a daemon thread rather than holding up the stop."""
+        deadline = time.monotonic() + timeout_s
         for d in self.dispatchers:
             if d.is_alive():
-                d.join(timeout=timeout_s)
+                d.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def statuses(self) -> list[OutputStatus]:
         return [d.status() for d in self.dispatchers]

@@ -111,8 +111,11 @@ def test_mqtt_every_event_across_broker_restart_and_sigkill(
         states = {c["state_topic"] for c in discovery.values()}
         assert states == {f"{base}/entrance/last", f"{base}/entrance/state", f"{base}/backlog"}
         assert len({c["unique_id"] for c in discovery.values()}) == 3
-        daemon.wait_for(lambda: sub.last(f"{base}/entrance/state"), 10, "the camera state")
-        assert sub.last(f"{base}/entrance/state").payload == b"up"
+        daemon.wait_for(
+            lambda: (m := sub.last(f"{base}/entrance/state")) is not None and m.payload == b"up",
+            15,
+            "the camera state up",
+        )
         assert int(sub.last(f"{base}/backlog").payload) >= 0
         last = daemon.wait_for(lambda: sub.last(f"{base}/entrance/last"), 5, "the retained last event")
         assert last.json()["event_id"] in {e["event_id"] for e in daemon.events()}
@@ -180,7 +183,7 @@ def test_mqtt_on_the_shared_broker_publishes_only_what_the_filter_wants(
     enrol_people(tmp_path / "edge.db", {"lin_manuel_miranda": people["lin_manuel_miranda"]})
     prefix = f"sputnik-test-{uuid.uuid4().hex[:8]}"  # other runs on the shared broker stay apart
     base = f"{prefix}/{DEVICE}"
-    sub = Subscriber(host, broker_port, [f"{base}/#"])
+    sub = Subscriber(host, broker_port, [f"{base}/#"], persistent=False)  # leaves no session behind
     port = free_port()
     cfg = base_config(
         tmp_path,

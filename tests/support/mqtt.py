@@ -101,7 +101,7 @@ class Subscriber:
     """QoS 1, persistent session (clean_session false): what is published while it reconnects
     after a broker restart is queued for it."""
 
-    def __init__(self, host: str, port: int, topics: list[str]) -> None:
+    def __init__(self, host: str, port: int, topics: list[str], *, persistent: bool = True) -> None:
         self.topics = topics
         self.messages: list[Message] = []
         self._lock = threading.Lock()
@@ -109,7 +109,7 @@ class Subscriber:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=f"test-sub-{uuid.uuid4().hex[:8]}",
-            clean_session=False,
+            clean_session=not persistent,
         )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *_a: self.connected.clear()
