@@ -64,14 +64,24 @@ class OutputDispatcher(threading.Thread):
         try:
             sink = self.make_sink()
             while not self.stop_event.is_set():
-                delay = self.round(sink)
-                if self.device_state is not None and self.backoff.failures == 0:
-                    now = self.backoff.clock()
-                    if now >= next_state:
-                        sink.publish_state(self.device_state())
-                        next_state = now + self.s.state_every_s
+                try:
+                    delay = self.round(sink)
+                    if self.device_state is not None and self.backoff.failures == 0:
+                        now = self.backoff.clock()
+                        if now >= next_state:
+                            sink.publish_state(self.device_state())
+                            next_state = now + self.s.state_every_s
+                except Exception as exc:  # the store busy or closing: retry later, never give up
+                    delay = self.backoff.failed()
+                    log.warning(
+                        "output_round_failed",
+                        output=self.s.output_id,
+                        error=str(exc),
+                        error_type=type(exc).__name__,
+                        backoff_s=round(delay, 2),
+                    )
                 self.stop_event.wait(delay)
-        except Exception as exc:  # a broken output must not take the daemon down; it logs and ends
+        except Exception as exc:  # the sink could not even be built (bad TLS file, ...): log and end
             log.error(
                 "output_crashed", output=self.s.output_id, error=str(exc), error_type=type(exc).__name__
             )
@@ -103,7 +113,7 @@ class OutputDispatcher(threading.Thread):
             sent = result.sent if result is not None else 0
             error = result.error if result is not None else None
         # Everything before the first event that did not arrive is done (delivered or unwanted).
-        done_seq = batch[-1].event.seq if error is None else wanted[sent].event.seq - 1
+        done_seq = batch[-1].event.seq if error is None or sent >= len(wanted) else wanted[sent].event.seq - 1
         if done_seq > self.cursor:
             self.cursors.advance(self.s.output_id, done_seq, sent)
             self.cursor = done_seq

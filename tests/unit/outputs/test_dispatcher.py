@@ -3,6 +3,7 @@ partial deliveries resumed from the first event that did not arrive, backoff on 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -135,3 +136,25 @@ def test_thread_delivers_and_stops_on_the_stop_event(store: LocalStore, tmp_path
     d.stop_event.set()
     d.join(timeout=2)
     assert not d.is_alive()
+
+
+def test_a_failing_round_backs_off_and_the_thread_carries_on(store: LocalStore, tmp_path: Path) -> None:
+    sink = Receiver()
+    calls = {"n": 0}
+
+    def flaky_state() -> DeviceState:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("database is locked")
+        return DeviceState({}, 0)
+
+    d = dispatcher(store, sink, tmp_path, device_state=flaky_state)
+    d.s = dataclasses.replace(d.s, state_every_s=0.01)
+    d.start()
+    try:
+        first = record(store)
+        assert wait_until(lambda: sink.got == [first] and calls["n"] >= 2, timeout=5)
+        assert d.is_alive()
+    finally:
+        d.stop_event.set()
+        d.join(timeout=2)
