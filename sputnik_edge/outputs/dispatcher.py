@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -18,6 +19,7 @@ from sputnik_edge.backoff import Backoff
 from sputnik_edge.outputs.payload import EventFilter, event_payload, read_snapshot
 from sputnik_edge.outputs.types import DeviceState, OutputStatus, Sink
 from sputnik_edge.store.output_cursors import OutputCursorStore
+from sputnik_edge.store.tables import StoredEvent
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +37,20 @@ class DispatchSettings:
     backoff_max_s: float = 60.0
     poll_s: float = 0.5  # how often an idle output looks for new events
     state_every_s: float = 5.0  # how often MQTT gets the retained device state
+
+
+# The pipeline commits an event first and attaches its face crop a moment later: an output that
+# wants the crop waits this long for it on events that name no one (those are the ones with crops).
+SNAPSHOT_GRACE_S = 2.0
+
+
+def settled(batch: list[StoredEvent], now: datetime) -> list[StoredEvent]:
+    """``batch`` up to the first event whose snapshot may still be on its way."""
+    for i, e in enumerate(batch):
+        young = (now - e.event.captured_at).total_seconds() < SNAPSHOT_GRACE_S
+        if e.snapshot is None and e.event.employee_id is None and young:
+            return batch[:i]
+    return batch
 
 
 class OutputDispatcher(threading.Thread):
@@ -93,6 +109,8 @@ class OutputDispatcher(threading.Thread):
         """One pass: deliver what is due; returns how long to wait before the next."""
         self.cursor = max(self.cursor, self.cursors.seq(self.s.output_id) or 0)
         batch = self.cursors.after(self.cursor, self.s.batch_size)
+        if self.s.include_snapshot:
+            batch = settled(batch, datetime.now(UTC))
         if not batch:
             return self.s.poll_s
         wanted = [e for e in batch if self.s.filter.wants(e.event)]

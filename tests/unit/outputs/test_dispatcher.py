@@ -3,6 +3,7 @@ partial deliveries resumed from the first event that did not arrive, backoff on 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import threading
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.got: list[str] = []
+        self.bodies: list[dict[str, Any]] = []
         self.accept: int | None = None  # None: everything
         self.attempts = 0
         self.states: list[DeviceState] = []
@@ -33,6 +35,7 @@ class Receiver:
         self.attempts += 1
         n = len(payloads) if self.accept is None else min(self.accept, len(payloads))
         self.got += [str(p["event_id"]) for p in payloads[:n]]
+        self.bodies += payloads[:n]
         return Delivery(n, None if n == len(payloads) else "receiver said no")
 
     def publish_state(self, state: DeviceState) -> None:
@@ -158,3 +161,26 @@ def test_a_failing_round_backs_off_and_the_thread_carries_on(store: LocalStore, 
     finally:
         d.stop_event.set()
         d.join(timeout=2)
+
+
+def test_an_output_wanting_crops_waits_briefly_for_them(store: LocalStore, tmp_path: Path) -> None:
+    snaps = tmp_path / "snaps"
+    (snaps / "d").mkdir(parents=True)
+    (snaps / "d" / "a.jpg").write_bytes(b"\xff\xd8\xff-jpeg")
+    sink = Receiver()
+    d = dispatcher(store, sink, tmp_path)
+    d.s = dataclasses.replace(d.s, include_snapshot=True)
+    unknown = record(store)  # committed; its crop is not attached yet
+    assert d.round(sink) == d.s.poll_s and sink.got == []
+    store.set_snapshot(unknown, "d/a.jpg")
+    d.round(sink)
+    assert sink.got == [unknown]
+    assert base64.b64decode(sink.bodies[0]["snapshot_jpeg_base64"]) == b"\xff\xd8\xff-jpeg"
+    # An old event without a crop (snapshots off, or removed by the TTL) goes without one.
+    old = AttendanceEvent(
+        new_event_id(), "door-1", "e", "unknown", None, None, None, datetime(2020, 1, 1, tzinfo=UTC)
+    )
+    store.record_event(old)
+    d.round(sink)
+    assert sink.got == [unknown, old.event_id]
+    assert "snapshot_jpeg_base64" not in sink.bodies[1]
