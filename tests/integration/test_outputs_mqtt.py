@@ -160,6 +160,7 @@ def test_mqtt_every_event_across_broker_restart_and_sigkill(
         daemon.wait_for(all_published, 20, "every event published after the restart")
         received = sub.event_ids(events_topic)
         assert set(received) <= {e["event_id"] for e in daemon.events()}  # duplicates carry the same id
+        print(f"mqtt: {len(received)} messages for {len(set(received))} event ids")
         for m in sub.on(events_topic):
             assert set(m.json()) == DOCUMENTED
 
