@@ -1,11 +1,15 @@
 """MQTT outputs of the real daemon against real Mosquitto: the check-in from the RTSP clip is
 published; a subscriber gets every event id across a broker restart in the middle of a burst and
 across a SIGKILL of the daemon (redelivery carries the same id); the last will turns the
-availability topic `offline`; Home Assistant discovery payloads are checked field by field."""
+availability topic `offline`; Home Assistant discovery payloads are checked field by field; TLS
+with a password against a TLS listener."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,6 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
+from sputnik_edge.outputs.mqtt import MqttSettings, MqttSink
+from sputnik_edge.outputs.types import Delivery
+from tests.conftest import require
 from tests.support.cameras import RtspServer
 from tests.support.daemon import (
     Daemon,
@@ -24,6 +31,7 @@ from tests.support.daemon import (
 )
 from tests.support.homeassistant import check_ha_sensor
 from tests.support.mqtt import Broker, Subscriber, require_shared_broker
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -214,3 +222,68 @@ def test_mqtt_on_the_shared_broker_publishes_only_what_the_filter_wants(
         for topic in {m.topic for m in sub.messages if m.retain} | {f"{base}/availability"}:
             sub.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(2)
         sub.close()
+
+
+def make_tls_files(d: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 (openssl)."""
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
+        "-keyout", "ca.key", "-out", "ca.pem")  # fmt: skip
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
+        "-out", "server.csr")  # fmt: skip
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "1", "-extfile", "san.ext", "-out", "server.pem")  # fmt: skip
+    for key in ("ca.key", "server.key"):
+        (d / key).chmod(0o600)
+    return d / "ca.pem", d / "server.pem", d / "server.key"
+
+
+def test_mqtt_over_tls_with_a_password(tmp_path: Path) -> None:
+    require(shutil.which("openssl") is not None and shutil.which("mosquitto_passwd") is not None,
+            "openssl and mosquitto_passwd needed (apt-get install openssl mosquitto)")  # fmt: skip
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    ca, cert, key = make_tls_files(certs)
+    pwfile = tmp_path / "passwd"
+    subprocess.run(
+        ["mosquitto_passwd", "-c", "-b", str(pwfile), "door", "mq-pw-41"], check=True, capture_output=True
+    )
+    pwfile.chmod(0o600)
+    tls_port = free_port()
+    broker = Broker(
+        tmp_path / "broker",
+        head="per_listener_settings true\n",
+        tail=(
+            f"listener {tls_port} 127.0.0.1\nallow_anonymous false\npassword_file {pwfile}\n"
+            f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
+        ),
+    ).start()
+    sub = Subscriber("127.0.0.1", broker.port, ["tls/door-t/#"])  # the plain, local listener
+    settings = MqttSettings(
+        host="127.0.0.1", port=tls_port, device_id="door-t", cameras=("entrance",), topic_prefix="tls",
+        username="door", password="mq-pw-41", tls=True, ca_file=ca, timeout_s=5,
+    )  # fmt: skip
+    payload = {"event_id": str(uuid.uuid4()), "camera_id": "entrance", "kind": "unknown"}
+    sinks = []
+    try:
+        good = MqttSink(settings)
+        sinks.append(good)
+        assert good.deliver([payload]) == Delivery(1)
+        wrong = MqttSink(dataclasses.replace(settings, password="nope", client_id="wrong", timeout_s=2))
+        sinks.append(wrong)
+        refused = wrong.deliver([payload])
+        assert refused.sent == 0 and "refused" in (refused.error or ""), refused
+        untrusted = MqttSink(dataclasses.replace(settings, ca_file=None, client_id="untrusted", timeout_s=2))
+        sinks.append(untrusted)  # the system CAs do not know the test CA: no connection
+        assert untrusted.deliver([payload]).sent == 0
+        assert wait_until(lambda: sub.event_ids("tls/door-t/events") == [payload["event_id"]], timeout=5)
+        assert sub.last("tls/door-t/availability").payload == b"online"  # type: ignore[union-attr]
+    finally:
+        for s in sinks:
+            s.close()
+        sub.close()
+        broker.stop()

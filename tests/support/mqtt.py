@@ -4,6 +4,7 @@ with a persistent session that records everything it receives."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import shutil
 import socket
@@ -55,23 +56,30 @@ class Broker:
     workdir: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    head: str = ""  # config lines before the plain listener (e.g. per_listener_settings true)
+    tail: str = ""  # more listeners (TLS, passwords)
 
     def start(self) -> Broker:
         binary = require_mosquitto_binary()
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(
+            # `user`: run as root, Mosquitto would switch to the user "mosquitto", which cannot
+            # write its persistence file (sessions, queued QoS 1) into the test's private folder.
+            f"{self.head}user {getpass.getuser()}\n"
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {self.workdir}/\nautosave_interval 1\n"
-            f"log_dest file {self.workdir}/mosquitto.log\n"
+            f"log_dest file {self.workdir}/mosquitto.log\n{self.tail}"
         )
-        self.proc = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
+        errors = self.workdir / "stderr.log"
+        with errors.open("ab") as err:
+            self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + 10
         while not broker_listening("127.0.0.1", self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(
-                    f"mosquitto did not start: {(self.workdir / 'mosquitto.log').read_text()}"
-                )
+                log = self.workdir / "mosquitto.log"
+                why = log.read_text() if log.exists() else errors.read_text()
+                raise AssertionError(f"mosquitto did not start: {why}")
             time.sleep(0.02)
         return self
 
