@@ -32,6 +32,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from sputnik_edge.config_outputs import OutputSection, check_outputs, redact_outputs
 from sputnik_edge.redaction import redact_text, redact_url
 
 DEFAULT_CONFIG_PATH = Path("/etc/sputnik-edge/config.toml")
@@ -301,6 +302,7 @@ class Settings(BaseSettings):
     central: CentralSection = CentralSection()
     http: HttpSection = HttpSection()
     logging: LoggingSection = LoggingSection()
+    outputs: list[OutputSection] = Field(default_factory=list)  # webhooks, MQTT (config_outputs.py)
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> Settings:
@@ -308,6 +310,7 @@ class Settings(BaseSettings):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"cameras -> duplicate camera id(s): {', '.join(dupes)}")
+        check_outputs(self.outputs, ids)
         return self
 
     @classmethod
@@ -409,6 +412,7 @@ def redacted_dump(settings: Settings) -> dict[str, Any]:
     data["http"]["api_token"] = "***" if settings.http.api_token.get_secret_value() else ""
     for cam in data["cameras"]:
         cam["source"] = redact_url(cam["source"])
+    redact_outputs(data["outputs"])
     return data
 
 

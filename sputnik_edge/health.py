@@ -63,6 +63,7 @@ class HealthReport:
     disk_free_mb: int
     degraded: list[str] = field(default_factory=list)
     uptime_s: float = 0.0
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # event outputs by id
 
     @property
     def http_status(self) -> int:
@@ -86,6 +87,7 @@ def build_health(
     central_failing: bool,
     disk_free_mb: int,
     uptime_s: float,
+    outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> HealthReport:
     """Apply the rules: a camera that is not up, a failing central sync or a low disk degrade the
     device; a stalled part degrades it too; a dead pipeline thread makes it down."""
@@ -94,6 +96,8 @@ def build_health(
         degraded.append("central")
     if disk_low(disk_free_mb):
         degraded.append("disk")
+    # A failing event output degrades the device; its events wait in the outbox.
+    degraded += [f"output:{oid}" for oid, out in (outputs or {}).items() if out.get("failing")]
     status: HealthStatus
     if not pipeline_alive:
         status = "down"
@@ -112,4 +116,5 @@ def build_health(
         disk_free_mb=disk_free_mb,
         degraded=degraded,
         uptime_s=round(uptime_s, 1),
+        outputs={k: dict(v) for k, v in (outputs or {}).items()},
     )

@@ -55,3 +55,28 @@ class Metrics:
         self.disk_free = Gauge(
             "sputnik_disk_free_bytes", "Free space on the file system of the local store", registry=r
         )
+        # Event outputs (webhooks, MQTT), per output id.
+        self.output_delivered = Counter(
+            "sputnik_output_events_delivered", "Events delivered by an output", ["output"], registry=r
+        )
+        self.output_failures = Counter(
+            "sputnik_output_failures", "Failed delivery attempts of an output", ["output"], registry=r
+        )
+        self.output_dropped = Counter(
+            "sputnik_output_events_dropped",
+            "Events skipped by an output's backlog cap",
+            ["output"],
+            registry=r,
+        )
+        self.output_backlog = Gauge(
+            "sputnik_output_backlog", "Events an output has not delivered", ["output"], registry=r
+        )
+        self.output_up = Gauge(
+            "sputnik_output_up", "1 unless the output's last attempt failed", ["output"], registry=r
+        )
+        self.output_last_success = Gauge(
+            "sputnik_output_last_success_timestamp",
+            "Unix time of an output's last delivery",
+            ["output"],
+            registry=r,
+        )

@@ -80,6 +80,7 @@ class HealthOut(BaseModel):
     disk_free_mb: int
     degraded: list[str]
     uptime_s: float
+    outputs: dict[str, dict[str, Any]] = {}  # event outputs: backlog, last success, last error
 
 
 class InfoOut(BaseModel):

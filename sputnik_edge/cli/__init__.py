@@ -14,11 +14,22 @@ from collections.abc import Callable, Sequence
 from sputnik_edge import __version__
 from sputnik_edge.cli import central, daemon, employees, enroll, identify, store, tools
 from sputnik_edge.cli.common import EXIT_OK, EXIT_USAGE, Ctx, UsageError, err
-from sputnik_edge.config import ConfigError, load_config, redacted_dump
+from sputnik_edge.config import ConfigError, Settings, load_config, redacted_dump
 from sputnik_edge.logging import configure_logging
 from sputnik_edge.tools.extra import ToolUnavailable
 
 __all__ = ["build_parser", "main"]
+
+
+def check_outputs(settings: Settings) -> None:
+    """Event kinds of ``[[outputs]]`` belong to the attendance stage, which config.py may not
+    import: checked here for every command (check-config included)."""
+    from sputnik_edge.outputs.payload import check_event_kinds
+
+    try:
+        check_event_kinds(settings.outputs)
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None
 
 
 def cmd_check_config(ctx: Ctx) -> int:
@@ -56,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_config(args.config)
+        check_outputs(settings)
     except ConfigError as exc:
         err(str(exc))
         return EXIT_USAGE

@@ -38,6 +38,7 @@ def cmd_doctor(ctx: Ctx) -> int:
         results.append(("storage", True, f"{s.storage.database}: {store.backlog()} event(s) pending"))
     except Exception as exc:
         results.append(("storage", False, str(exc)))
+    results += _output_lines(ctx)
     free_mb = disk_free_mb(s.storage.database.parent)
     results.append(("disk", not disk_low(free_mb), f"{free_mb} MB free (at least {LOW_DISK_MB} MB wanted)"))
     for cam in s.cameras:
@@ -70,6 +71,37 @@ def cmd_doctor(ctx: Ctx) -> int:
     for what, ok, detail in results:
         print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}")
     return 0 if all(ok for _, ok, _ in results) else 1
+
+
+def _output_lines(ctx: Ctx) -> list[tuple[str, bool, str]]:
+    """Each enabled output as the daemon last recorded it (backlog, last success, last error)."""
+    from sputnik_edge.daemon.outputs import target_of
+
+    lines: list[tuple[str, bool, str]] = []
+    if not ctx.settings.outputs:
+        return lines
+    try:
+        store = ctx.store()
+    except Exception as exc:
+        return [(f"output {out.id}", False, str(exc)) for out in ctx.settings.outputs]
+    for out in ctx.settings.outputs:
+        if not out.enabled:
+            lines.append((f"output {out.id}", True, "disabled"))
+            continue
+        c = store.outputs.status(out.id)
+        if c is None:
+            lines.append((f"output {out.id}", True, f"{out.kind} {target_of(out)}: not started yet"))
+            continue
+        detail = (
+            f"{out.kind} {target_of(out)}: backlog {c.backlog}, delivered {c.delivered}, "
+            f"last success {c.last_success_at or 'never'}"
+        )
+        if c.dropped:
+            detail += f", {c.dropped} dropped by max_backlog"
+        if c.last_error:
+            detail += f", last error {c.last_error_at}: {c.last_error}"
+        lines.append((f"output {out.id}", not c.failing, detail))
+    return lines
 
 
 def register(add: AddCommand) -> None:

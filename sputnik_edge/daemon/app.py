@@ -21,11 +21,13 @@ from sputnik_edge.attendance.policy import AttendancePolicy, CameraInfo, PolicyC
 from sputnik_edge.attendance.tracker import IouTracker
 from sputnik_edge.capture.thread import CaptureThread
 from sputnik_edge.config import CameraSection, Settings
+from sputnik_edge.daemon.outputs import Outputs
 from sputnik_edge.daemon.systemd import SystemdNotifier
 from sputnik_edge.daemon.watchdog import ProgressMonitor, WatchdogThread, ready_when
 from sputnik_edge.health import CameraHealth, HealthReport, build_health, disk_free_mb
 from sputnik_edge.logging import clear_context
 from sputnik_edge.metrics import Metrics
+from sputnik_edge.outputs.types import DeviceState
 from sputnik_edge.pipeline.engine import AttendanceEngine, FrameOutcome, SnapshotSettings
 from sputnik_edge.pipeline.preview import camera_hints
 from sputnik_edge.pipeline.worker import CameraWorker
@@ -85,6 +87,7 @@ class EdgeApp:
             ),
             self.metrics,
         )
+        self.outputs = Outputs(settings, self.store, self.metrics, self.stop_event, self.device_state)
 
     def _open_store(self) -> LocalStore:
         """The local store; a corrupt file is moved aside only when that provably loses nothing
@@ -122,6 +125,7 @@ class EdgeApp:
             model_id=self.recognizer.model_id,
             central=s.central.enabled,
         )
+        self.outputs.start()  # event outputs read the outbox from their own cursors
         self._start_sync()
         self._start_scheduler()
         for cam in self.cameras.values():
@@ -244,7 +248,13 @@ class EdgeApp:
             central_failing=bool(sync is not None and sync.last_error),
             disk_free_mb=disk_free_mb(self.settings.storage.database.parent),
             uptime_s=self.uptime_s(),
+            outputs=self.outputs.health(),
         )
+
+    def device_state(self) -> DeviceState:
+        """What MQTT outputs publish as retained state."""
+        cams: dict[str, str] = {cam_id: cap.status().state for cam_id, cap in self.captures.items()}
+        return DeviceState(cams, self.store.backlog())
 
     def gallery_info(self) -> GalleryInfo:
         g = self.recognizer.gallery
@@ -346,7 +356,11 @@ class EdgeApp:
 
     def prune_events(self) -> int:
         cutoff = datetime.now(UTC) - timedelta(days=self.settings.storage.event_retention_days)
-        count, snaps = self.store.prune_events(cutoff, standalone=not self.settings.central.enabled)
+        count, snaps = self.store.prune_events(
+            cutoff,
+            standalone=not self.settings.central.enabled,
+            keep_after_seq=self.outputs.retention_floor(),
+        )
         remove_snapshots(self.settings.storage.snapshots_dir, snaps)
         if count:
             log.info("events_pruned", count=count)
@@ -360,6 +374,7 @@ class EdgeApp:
             self.metrics.reconnects.labels(cam_id).set(st.reconnects)
             self.metrics.camera_up.labels(cam_id).set(1 if st.state == "up" else 0)
             self.metrics.frames_dropped.labels(cam_id).set(st.frames_dropped)
+        self.outputs.refresh_metrics()
 
     def pipeline_alive(self) -> bool:
         return all(w.is_alive() for w in self.workers.values()) or self.stop_event.is_set()
@@ -390,6 +405,7 @@ class EdgeApp:
             except Exception as exc:
                 log.warning("final_sync_failed", error=str(exc))
             self.sync.close()
+        self.outputs.stop()
         self.store.close()
         clear_context()
         log.info("stopped")

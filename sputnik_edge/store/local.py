@@ -35,6 +35,7 @@ from sputnik_edge.recognition.gallery import EMBEDDING_DIM, Gallery
 from sputnik_edge.store.errors import StoreError, is_corruption
 from sputnik_edge.store.event_faces import EventFaceStore
 from sputnik_edge.store.inspect import corrupt_error
+from sputnik_edge.store.output_cursors import OutputCursorStore
 from sputnik_edge.store.tables import (
     EmployeeRecord,
     StoredEvent,
@@ -120,6 +121,7 @@ class LocalStore:
                 p.chmod(0o600)
         self._write_lock = threading.Lock()
         self.faces = EventFaceStore(self.engine, self._write_lock)
+        self.outputs = OutputCursorStore(self.engine, self._write_lock)
         self._seq = max(int(seq), int(floor) if floor and str(floor).isdigit() else 0)
 
     def close(self) -> None:
@@ -426,13 +428,18 @@ class LocalStore:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
 
-    def prune_events(self, older_than: datetime, *, standalone: bool) -> tuple[int, list[str]]:
+    def prune_events(
+        self, older_than: datetime, *, standalone: bool, keep_after_seq: int | None = None
+    ) -> tuple[int, list[str]]:
         """Delete events captured before ``older_than``. With a central database only synced ones
         go (unsent rows are never dropped); standalone, the local log *is* the record, so all old
-        rows go. Returns the count and the snapshot paths the caller should remove."""
+        rows go. Events after ``keep_after_seq`` (not yet delivered by an event output) stay.
+        Returns the count and the snapshot paths the caller should remove."""
         cond = events.c.captured_at < iso(older_than)
         if not standalone:
             cond = cond & events.c.synced_at.is_not(None)
+        if keep_after_seq is not None:
+            cond = cond & (events.c.seq <= keep_after_seq)
         with self._write_lock, self.engine.begin() as conn:
             snaps = [
                 r.snapshot

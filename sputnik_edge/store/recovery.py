@@ -37,7 +37,9 @@ from sputnik_edge.store.tables import metadata
 log = structlog.get_logger(__name__)
 
 # Copied by salvage, parents first (face_templates references employees).
-SALVAGE_TABLES = ("employees", "face_templates", "events", "sync_state")
+# output_cursors: without them, every output would restart at the newest event and never send
+# what it had not yet delivered when the file was damaged.
+SALVAGE_TABLES = ("employees", "face_templates", "events", "sync_state", "output_cursors")
 SEQ_FLOOR_KEY = "event_seq_floor"
 GALLERY_SEQ_KEY = "gallery_seq"
 
@@ -226,6 +228,8 @@ def _valid(table: str, row: dict[str, Any]) -> bool:
             return isinstance(emb, bytes) and len(emb) == EMBEDDING_DIM * 4
         if table == "employees":
             return isinstance(row["employee_id"], str) and bool(row["employee_id"])
+        if table == "output_cursors":
+            return isinstance(row["output_id"], str) and isinstance(row["seq"], int) and row["seq"] >= 0
         return isinstance(row["key"], str)
     except (ValueError, TypeError, KeyError):
         return False

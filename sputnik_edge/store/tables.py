@@ -87,6 +87,20 @@ event_faces = Table(
     Column("created_at", String, nullable=False),
 )
 
+# Per event output (webhook, MQTT): the device seq up to which every event is delivered or filtered
+# out, and the last result. Retention keeps events above the lowest cursor of the enabled outputs.
+output_cursors = Table(
+    "output_cursors",
+    metadata,
+    Column("output_id", String, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("delivered", Integer, nullable=False, default=0),
+    Column("dropped", Integer, nullable=False, default=0),
+    Column("last_success_at", String),
+    Column("last_error", String),
+    Column("last_error_at", String),
+)
+
 state = Table(
     "sync_state",
     metadata,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sputnik_edge.config import CameraSection, Settings, load_config
+from sputnik_edge.config_outputs import MqttOutput, WebhookOutput
 from tests.conftest import REPO_ROOT, pretend_mediapipe
 
 EXAMPLE = REPO_ROOT / "config.example.toml"
@@ -28,7 +29,7 @@ def test_example_lists_every_key_with_its_default(monkeypatch: pytest.MonkeyPatc
     data = tomllib.loads(text)
     defaults = Settings().model_dump(mode="json")
     for section, fields in defaults.items():
-        if section == "cameras":
+        if section in ("cameras", "outputs"):
             continue
         documented = data[section]
         for key, value in fields.items():
@@ -66,3 +67,21 @@ def test_example_switched_to_blazeface_gets_its_score_floors(
     copy.write_text(text)
     rec = load_config(copy).recognition
     assert (rec.detector, rec.det_score_threshold, rec.quality_min_det_score) == ("blazeface", 0.5, 0.75)
+
+
+def test_example_lists_every_output_key_with_its_default() -> None:
+    data = tomllib.loads(EXAMPLE.read_text())
+    shown = {o["kind"]: o for o in data["outputs"]}
+    assert set(shown) == {"webhook", "mqtt"}
+    for kind, model in (("webhook", WebhookOutput), ("mqtt", MqttOutput)):
+        example = shown[kind]
+        for key, field in model.model_fields.items():
+            if key == "ca_file":  # None: shown commented out
+                assert key not in example
+                continue
+            assert key in example, f"outputs ({kind}).{key} missing"
+            if not field.is_required() and key not in ("enabled", "secret", "password"):
+                default = field.get_default(call_default_factory=True)
+                assert example[key] == default, f"outputs ({kind}).{key}"
+        assert example["enabled"] is False  # an example must not post anywhere
+        assert set(example) <= set(model.model_fields)

@@ -31,6 +31,7 @@ from sputnik_edge.store.recovery import (
     open_store,
     salvage,
 )
+from sputnik_edge.store.tables import output_cursors
 
 MODEL = "sface-test"
 
@@ -324,3 +325,22 @@ def test_cli_store_discard_yes(fx: Fixture, tmp_path: Path, capsys: pytest.Captu
     assert "cannot be read well enough" in capsys.readouterr().out
     assert len(list(fx.path.parent.glob("edge.db.corrupt-*"))) == 1
     assert main(["store", "check", "--config", cfg]) == 0
+
+
+def test_salvage_keeps_each_outputs_cursor(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "edge.db"
+    build_store(path, n_events=50)
+    store = LocalStore(path, device_id="door-1")
+    with store.engine.begin() as conn:  # an output that has delivered up to event 17
+        conn.execute(insert(output_cursors).values(output_id="hooks", seq=17, delivered=17))
+    store.close()
+
+    salvage(path, device_id="door-1")
+    store = LocalStore(path, device_id="door-1")
+    try:
+        # Without the cursor the output would start again after the newest event (seq 50) and
+        # never deliver events 18..50.
+        assert store.outputs.ensure("hooks") == 17
+        assert [e.event.seq for e in store.outputs.after(17, 100)][:2] == [18, 19]
+    finally:
+        store.close()

@@ -1,0 +1,1 @@
+"""Event outputs: webhooks and MQTT, each delivering the outbox from its own cursor."""
