@@ -24,6 +24,7 @@ from sputnik_edge.config import CameraSection, Settings
 from sputnik_edge.daemon.systemd import SystemdNotifier
 from sputnik_edge.daemon.watchdog import ProgressMonitor, WatchdogThread, ready_when
 from sputnik_edge.health import CameraHealth, HealthReport, build_health, disk_free_mb
+from sputnik_edge.liveness.stage import build_liveness
 from sputnik_edge.logging import clear_context
 from sputnik_edge.metrics import Metrics
 from sputnik_edge.pipeline.engine import AttendanceEngine, FrameOutcome, SnapshotSettings
@@ -69,7 +70,13 @@ class EdgeApp:
         self.reload_gallery()
         att = settings.attendance
         self.policy = AttendancePolicy(
-            PolicyConfig(att.min_frames, att.cooldown_s, att.max_embeds_per_track, att.reembed_quality_gain),
+            PolicyConfig(
+                att.min_frames,
+                att.cooldown_s,
+                att.max_embeds_per_track,
+                att.reembed_quality_gain,
+                liveness_mode=settings.liveness.mode,
+            ),
             settings.device.id,
         )
         recent = [e.event for e in self.store.list_events(limit=1000)]
@@ -84,6 +91,7 @@ class EdgeApp:
                 upload_unknowns=settings.central.enabled and settings.central.upload_unknown_snapshots,
             ),
             self.metrics,
+            liveness=build_liveness(settings),
         )
 
     def _open_store(self) -> LocalStore:

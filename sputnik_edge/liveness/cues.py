@@ -5,8 +5,6 @@
 * ``planar_residual``: how far the mesh's motion between two frames is from one homography
   (a flat photo or screen moves as a plane; a real head turning shows parallax). Only meaningful
   when the face moved enough, which ``mesh_motion`` measures.
-* ``surround_rigidity``: whether the picture around the face (a bezel, a paper border, the hand)
-  moves together with the face. A real head moves against a still background.
 * ``border_score``: straight edges framing the face on both sides (a phone, tablet or print held
   up), from one frame.
 """
@@ -24,7 +22,6 @@ __all__ = [
     "eye_aspect_ratio",
     "mesh_motion",
     "planar_residual",
-    "surround_rigidity",
 ]
 
 # MediaPipe face-mesh indices: p1..p6 of the EAR formula per eye (outer corner, two upper lid
@@ -74,7 +71,7 @@ def eye_aspect_ratio(points: FloatArray) -> float:
 
 def _face_size(points: FloatArray) -> float:
     xy = points[:, :2]
-    return float(max(np.ptp(xy[:, 0]), np.ptp(xy[:, 1]), 1.0))
+    return max(float(np.ptp(xy[:, 0])), float(np.ptp(xy[:, 1])), 1.0)
 
 
 def mesh_motion(prev: FloatArray, cur: FloatArray) -> float:
@@ -116,59 +113,6 @@ def planar_residual(prev: FloatArray, cur: FloatArray) -> float:
     idx = list(RIGID_POINTS)
     a, b = prev[idx, :2].astype(np.float64), cur[idx, :2].astype(np.float64)
     return _fit_residual(a, b, "homography") / _face_size(cur)
-
-
-def _ring_mask(
-    shape: tuple[int, ...], bbox: tuple[float, float, float, float], inner: float, outer: float
-) -> np.ndarray:
-    h, w = shape[:2]
-    x1, y1, x2, y2 = bbox
-    cx, cy, bw, bh = (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1
-    mask = np.zeros((h, w), np.uint8)
-
-    def rect(scale: float, value: int) -> None:
-        a, b = int(max(0, cx - bw * scale / 2)), int(max(0, cy - bh * scale / 2))
-        c, d = int(min(w, cx + bw * scale / 2)), int(min(h, cy + bh * scale / 2))
-        mask[b:d, a:c] = value
-
-    rect(outer, 255)
-    rect(inner, 0)
-    return mask
-
-
-def surround_rigidity(
-    prev_grey: ImageArray,
-    grey: ImageArray,
-    prev_points: FloatArray,
-    points: FloatArray,
-    bbox: tuple[float, float, float, float],
-) -> float | None:
-    """0..1: how well the motion of the ring around the face explains the face's own motion.
-
-    Near 1 when face and surroundings move as one object (something held up), near 0 when the
-    face moves against a still background. None when the ring has too few trackable corners.
-    """
-    mask = _ring_mask(grey.shape, bbox, 1.3, 2.4)
-    corners = cv2.goodFeaturesToTrack(prev_grey, maxCorners=80, qualityLevel=0.01, minDistance=6, mask=mask)
-    if corners is None or len(corners) < 8:
-        return None
-    moved, status, _ = cv2.calcOpticalFlowPyrLK(prev_grey, grey, corners, None, winSize=(15, 15), maxLevel=2)
-    good = status.reshape(-1) == 1
-    if good.sum() < 8:
-        return None
-    src, dst = corners.reshape(-1, 2)[good], moved.reshape(-1, 2)[good]
-    # The dominant motion of the ring: a still background gives the identity.
-    affine, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=2.0)
-    if affine is None:
-        return None
-    idx = list(RIGID_POINTS)
-    face_prev, face_cur = prev_points[idx, :2], points[idx, :2]
-    face_move = float(np.mean(np.linalg.norm(face_cur - face_prev, axis=1)))
-    if face_move < 1e-6:
-        return None
-    predicted = face_prev @ affine[:, :2].T + affine[:, 2]
-    left = float(np.mean(np.linalg.norm(face_cur - predicted, axis=1)))
-    return float(np.clip(1.0 - left / face_move, 0.0, 1.0))
 
 
 def border_score(grey: ImageArray, bbox: tuple[float, float, float, float]) -> float:

@@ -10,13 +10,16 @@ import threading
 from pathlib import Path
 
 import cv2
+import numpy as np
 
+from sputnik_edge.config import LivenessSection, Settings
 from sputnik_edge.liveness.landmarks import FaceLandmarker
 from sputnik_edge.liveness.state import TrackLiveness
 from sputnik_edge.liveness.types import UNDECIDED, LivenessSettings, LivenessVerdict
+from sputnik_edge.vision.models import default_models_dir, verify
 from sputnik_edge.vision.types import Detection, ImageArray
 
-__all__ = ["LivenessStage"]
+__all__ = ["LivenessStage", "build_liveness", "liveness_settings"]
 
 # A mesh the model itself doubts (a hand, a blurred smear) would only add noise to the cues.
 _MIN_FACE_SCORE = 0.5
@@ -56,7 +59,7 @@ class LivenessStage:
         mesh = self.landmarker.mesh(image, detection)
         points = mesh.points if mesh.face_score >= _MIN_FACE_SCORE else None
         if grey is None and "border" in self.settings.cues:
-            grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            grey = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), np.uint8)
         return state.update(points, grey, detection.bbox)
 
     def forget(self, camera_id: str, track_id: int) -> LivenessVerdict:
@@ -69,4 +72,24 @@ class LivenessStage:
         state = TrackLiveness(self.settings)
         mesh = self.landmarker.mesh(image, detection)
         points = mesh.points if mesh.face_score >= _MIN_FACE_SCORE else None
-        return state.update(points, cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), detection.bbox)
+        grey = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), np.uint8)
+        return state.update(points, grey, detection.bbox)
+
+
+def liveness_settings(section: LivenessSection) -> LivenessSettings:
+    return LivenessSettings(
+        cues=tuple(section.cues),
+        border_frames=section.border_frames,
+        min_frames_live=section.min_frames_live,
+        max_frames=section.max_frames,
+    )
+
+
+def build_liveness(settings: Settings) -> LivenessStage | None:
+    """The stage for ``liveness.mode`` monitor/enforce (its model checked by sha256), else None."""
+    if settings.liveness.mode == "off":
+        return None
+    rec = settings.recognition
+    models_dir = Path(rec.models_dir) if rec.models_dir else default_models_dir()
+    path = verify(models_dir, "face_landmark")
+    return LivenessStage.from_model(path, liveness_settings(settings.liveness), threads=rec.threads)

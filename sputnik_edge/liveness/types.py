@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Verdict = Literal["live", "spoof", "undecided"]
+# not_checked: a single photo (the snapshot gateway), where no cue over time can be run.
+Verdict = Literal["live", "spoof", "undecided", "not_checked"]
 LivenessMode = Literal["off", "monitor", "enforce"]
 Cue = Literal["blink", "parallax", "planar", "border"]
 # Cues that can be switched off (config ``liveness.cues``): parallax and planar are the two sides
@@ -34,19 +35,32 @@ class LivenessVerdict:
     cues: tuple[str, ...] = ()  # the cues that decided it
     frames: int = 0
     evidence: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
 
     @property
     def final(self) -> bool:
-        return self.verdict != "undecided"
+        return self.verdict in ("live", "spoof")
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "verdict": self.verdict,
             "score": round(self.score, 3),
             "cues": list(self.cues),
             "frames": self.frames,
             "evidence": {k: round(v, 4) for k, v in self.evidence.items()},
         }
+        if self.reason:
+            out["reason"] = self.reason
+        return out
 
 
 UNDECIDED = LivenessVerdict("undecided", 0.5)
+# What the snapshot gateway says about every pushed photo: it proves nothing about liveness.
+SINGLE_PHOTO = LivenessVerdict(
+    "not_checked",
+    0.5,
+    reason=(
+        "single photo: blinks, head motion and a screen or paper border over time need a video "
+        "stream; only the face match was checked"
+    ),
+)
