@@ -51,7 +51,8 @@ def test_downgrade_to_0003_drops_spoof_events_then_upgrades_again(empty_db_url: 
     upgrade(empty_db_url)
     engine = create_engine(empty_db_url, poolclass=NullPool)
     insert = text(
-        "INSERT INTO attendance_events (event_id, device_id, kind, captured_at) VALUES (:id, 'd', :kind, now())"
+        "INSERT INTO attendance_events (event_id, device_id, kind, captured_at) "
+        "VALUES (:id, 'd', :kind, now())"
     )
     try:
         with engine.begin() as conn:
