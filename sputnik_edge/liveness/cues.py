@@ -2,59 +2,29 @@
 
 * ``eye_aspect_ratio``: Soukupova & Cech (CVWW 2016) on the MediaPipe mesh; a blink is a dip of
   the ratio below the track's own open-eye level. Stops still photos, not video replays.
-* ``planar_residual``: how far the mesh's motion between two frames is from one homography
-  (a flat photo or screen moves as a plane; a real head turning shows parallax). Only meaningful
-  when the face moved enough, which ``mesh_motion`` measures.
+* ``planarity``: whether the face's texture moves between two frames as one plane (a photo or
+  a screen) or with parallax (a real head); De Marsico et al. (ICB 2012) do it on landmarks,
+  here on tracked corners, which the mesh model's jitter would otherwise drown. Only votes when
+  the face turned enough.
 * ``border_score``: straight edges framing the face on both sides (a phone, tablet or print held
   up), from one frame.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
 from sputnik_edge.vision.types import FloatArray, ImageArray
 
-__all__ = [
-    "border_score",
-    "deformation",
-    "eye_aspect_ratio",
-    "mesh_motion",
-    "planar_residual",
-]
+__all__ = ["Planarity", "border_score", "eye_aspect_ratio", "planarity"]
 
 # MediaPipe face-mesh indices: p1..p6 of the EAR formula per eye (outer corner, two upper lid
-# points, inner corner, two lower lid points), and points spread over the face for motion fits.
+# points, inner corner, two lower lid points).
 _RIGHT_EYE = (33, 160, 158, 133, 153, 144)
 _LEFT_EYE = (362, 385, 387, 263, 373, 380)
-# Nose tip and bridge, cheeks, jaw and forehead: far apart in depth, which is what parallax needs.
-RIGID_POINTS = (
-    1,
-    4,
-    6,
-    168,
-    197,
-    5,
-    10,
-    152,
-    234,
-    454,
-    93,
-    323,
-    132,
-    361,
-    58,
-    288,
-    33,
-    263,
-    133,
-    362,
-    61,
-    291,
-    199,
-    9,
-)
 
 
 def eye_aspect_ratio(points: FloatArray) -> float:
@@ -69,50 +39,62 @@ def eye_aspect_ratio(points: FloatArray) -> float:
     return (one(_RIGHT_EYE) + one(_LEFT_EYE)) / 2.0
 
 
-def _face_size(points: FloatArray) -> float:
-    xy = points[:, :2]
-    return max(float(np.ptp(xy[:, 0])), float(np.ptp(xy[:, 1])), 1.0)
+@dataclass(frozen=True, slots=True)
+class Planarity:
+    """How the face's texture moved between two frames (``planarity``)."""
+
+    deformation: float  # median distance from the best similarity, in face widths
+    ratio: float  # median distance from the best homography over ``deformation``
+    points: int
 
 
-def mesh_motion(prev: FloatArray, cur: FloatArray) -> float:
-    """Mean displacement of the rigid points between two frames, in face sizes."""
-    idx = list(RIGID_POINTS)
-    d = np.linalg.norm(cur[idx, :2] - prev[idx, :2], axis=1)
-    return float(np.mean(d) / _face_size(cur))
-
-
-def _fit_residual(a: np.ndarray, b: np.ndarray, model: str) -> float:
+def _fit_residuals(a: np.ndarray, b: np.ndarray, model: str) -> np.ndarray | None:
+    # RANSAC: a feature on a hair edge or at the face's outline slides; one outlier must not
+    # decide for the whole face.
     if model == "homography":
-        h, _ = cv2.findHomography(a, b, 0)
+        h, _ = cv2.findHomography(a, b, cv2.RANSAC, 1.0)
         if h is None:
-            return 0.0
+            return None
         proj = cv2.perspectiveTransform(a[None], h)[0]
     else:
-        m, _ = cv2.estimateAffinePartial2D(a, b, method=cv2.LMEDS)
+        m, _ = cv2.estimateAffinePartial2D(a, b, method=cv2.RANSAC, ransacReprojThreshold=1.0)
         if m is None:
-            return 0.0
+            return None
         proj = a @ m[:, :2].T + m[:, 2]
-    return float(np.sqrt(np.mean(np.sum((proj - b) ** 2, axis=1))))
+    return np.asarray(np.linalg.norm(proj - b, axis=1))
 
 
-def deformation(prev: FloatArray, cur: FloatArray) -> float:
-    """RMS distance of the rigid points from the best similarity (shift, turn in the image
-    plane, scale) prev -> cur, in face sizes: the part of the motion only a 3-D turn explains.
-    A face that only slides or comes closer has none, so it says nothing about flatness."""
-    idx = list(RIGID_POINTS)
-    a, b = prev[idx, :2].astype(np.float64), cur[idx, :2].astype(np.float64)
-    return _fit_residual(a, b, "similarity") / _face_size(cur)
+def planarity(
+    prev_grey: ImageArray, grey: ImageArray, bbox: tuple[float, float, float, float], min_points: int = 15
+) -> Planarity | None:
+    """Track corners inside the face from the previous frame and compare two motion models.
 
-
-def planar_residual(prev: FloatArray, cur: FloatArray) -> float:
-    """RMS distance of the rigid points from the best homography prev -> cur, in face sizes.
-
-    A least-squares fit (no RANSAC): with the landmark model's jitter every point counts, and a
-    robust fit would explain the nose's parallax away as an outlier.
+    A flat photo or screen moves as a plane: one homography explains every point to tracking
+    noise, so ``ratio`` (homography residual over similarity residual) is small when the face
+    turned. A real head shows parallax (nose against cheeks) that no homography removes: the
+    ratio stays near 1. ``deformation`` says whether there was enough 3-D motion to judge at
+    all. None when too few points could be tracked both ways.
     """
-    idx = list(RIGID_POINTS)
-    a, b = prev[idx, :2].astype(np.float64), cur[idx, :2].astype(np.float64)
-    return _fit_residual(a, b, "homography") / _face_size(cur)
+    x1, y1, x2, y2 = bbox
+    w = x2 - x1
+    cx, cy, hw, hh = (x1 + x2) / 2, (y1 + y2) / 2, 0.4 * w, 0.4 * (y2 - y1)  # inner 80 %: no background
+    mask = np.zeros(grey.shape[:2], np.uint8)
+    mask[int(max(0, cy - hh)) : int(max(0, cy + hh)), int(max(0, cx - hw)) : int(max(0, cx + hw))] = 255
+    pts = cv2.goodFeaturesToTrack(prev_grey, maxCorners=120, qualityLevel=0.01, minDistance=4, mask=mask)
+    if pts is None or len(pts) < min_points or w <= 1:
+        return None
+    nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev_grey, grey, pts, None, winSize=(15, 15), maxLevel=2)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, prev_grey, nxt, None, winSize=(15, 15), maxLevel=2)
+    # Forward-backward check: keep only points tracked to the same place both ways.
+    good = (st.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm(back - pts, axis=2).ravel() < 0.5)
+    a, b = pts.reshape(-1, 2)[good].astype(np.float64), nxt.reshape(-1, 2)[good].astype(np.float64)
+    if len(a) < min_points:
+        return None
+    rs, rh = _fit_residuals(a, b, "similarity"), _fit_residuals(a, b, "homography")
+    if rs is None or rh is None:
+        return None
+    sim, hom = float(np.median(rs)), float(np.median(rh))
+    return Planarity(sim / w, hom / max(sim, 1e-9), len(a))
 
 
 def border_score(grey: ImageArray, bbox: tuple[float, float, float, float]) -> float:

@@ -17,11 +17,13 @@ CUE_NAMES: tuple[str, ...] = ("blink", "motion", "border")
 @dataclass(frozen=True, slots=True)
 class LivenessSettings:
     cues: tuple[str, ...] = CUE_NAMES
-    blink_drop: float = 0.75  # EAR below this fraction of the track's open-eye level is a blink
-    min_deformation: float = 0.012  # face sizes of non-similarity motion before the motion test votes
-    planar_ratio: float = 0.30  # homography explains this much of the deformation or more: flat
-    parallax_ratio: float = 0.45  # ... this little or less: a real 3-D head
-    motion_votes: int = 2  # votes of one kind needed, and more than the other kind
+    blink_drop: float = 0.7  # EAR below this fraction of the track's open-eye level ...
+    blink_recover: float = 0.9  # ... and back above this fraction within blink_frames: a blink
+    blink_frames: int = 4
+    min_deformation: float = 0.004  # face widths of non-similarity motion before the motion test votes
+    planar_ratio: float = 0.45  # homography residual under this share of the similarity's: flat
+    parallax_ratio: float = 0.65  # ... over this share: a real 3-D head
+    motion_votes: int = 3  # votes of one kind needed, and twice as many as of the other kind
     border_frames: int = 3  # frames with a frame-like border around the face needed for spoof
     border_fraction: float = 0.5  # ... and at least this share of the track's frames
     min_frames_live: int = 5  # frames seen before a live verdict is final

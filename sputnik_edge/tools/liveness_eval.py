@@ -91,9 +91,7 @@ def _combine(verdicts: Sequence[LivenessVerdict]) -> LivenessVerdict:
     return LivenessVerdict("undecided", 0.5, (), max((v.frames for v in verdicts), default=0))
 
 
-def evaluate_file(
-    rec: Recognizer, stage: LivenessStage, path: Path, label: str, step: int = 3
-) -> FileResult:
+def evaluate_file(rec: Recognizer, stage: LivenessStage, path: Path, label: str, step: int = 3) -> FileResult:
     if path.suffix.lower() in PHOTO_SUFFIXES:
         try:
             image = load_image(path)
@@ -125,8 +123,14 @@ def evaluate_file(
             if cand.quality.ok:
                 stage.observe(camera, track.track_id, image, cand.detection, grey)
                 seen[track.track_id] = seen.get(track.track_id, 0) + 1
-        final += [stage.forget(camera, t.track_id) for t in ended if seen.get(t.track_id, 0) >= MIN_TRACK_FRAMES]
-    final += [stage.forget(camera, t.track_id) for t in tracker.flush() if seen.get(t.track_id, 0) >= MIN_TRACK_FRAMES]
+        final += [
+            stage.forget(camera, t.track_id) for t in ended if seen.get(t.track_id, 0) >= MIN_TRACK_FRAMES
+        ]
+    final += [
+        stage.forget(camera, t.track_id)
+        for t in tracker.flush()
+        if seen.get(t.track_id, 0) >= MIN_TRACK_FRAMES
+    ]
     v = _combine(final)
     return FileResult(str(path), label, v.verdict, v.score, v.cues, sum(seen.values()), len(final))
 
@@ -177,7 +181,9 @@ def format_text(summary: dict[str, object]) -> str:
     lines = [f"{'label':<7} {'verdict':<10} {'score':>5}  {'cues':<16} {'frames':>6}  file"]
     for f in files:
         cues = ",".join(f["cues"]) or "-"
-        lines.append(f"{f['label']:<7} {f['verdict']:<10} {f['score']:>5.2f}  {cues:<16} {f['frames']:>6}  {f['path']}")
+        lines.append(
+            f"{f['label']:<7} {f['verdict']:<10} {f['score']:>5.2f}  {cues:<16} {f['frames']:>6}  {f['path']}"
+        )
     und = total["undecided"]
     lines.append(
         f"APCER {_pct(total['apcer'])} (attacks judged live, of {total['attack_files']}); "
