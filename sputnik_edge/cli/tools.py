@@ -67,7 +67,8 @@ def cmd_liveness_eval(ctx: Ctx) -> int:
     rec = ctx.recognizer()
     rcfg = ctx.settings.recognition
     models = Path(rcfg.models_dir) if rcfg.models_dir else default_models_dir()
-    stage = LivenessStage.from_model(verify(models, "face_landmark"), lev.default_settings(cues), rcfg.threads)
+    settings = lev.default_settings(cues)
+    stage = LivenessStage.from_model(verify(models, "face_landmark"), settings, rcfg.threads)
     try:
         results = lev.evaluate(rec, stage, map(Path, args.live), map(Path, args.attack), args.step)
     except lev.EvalFileError as exc:

@@ -83,8 +83,8 @@ def planarity(
     pts = cv2.goodFeaturesToTrack(prev_grey, maxCorners=120, qualityLevel=0.01, minDistance=4, mask=mask)
     if pts is None or len(pts) < min_points or w <= 1:
         return None
-    nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev_grey, grey, pts, None, winSize=(15, 15), maxLevel=2)
-    back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, prev_grey, nxt, None, winSize=(15, 15), maxLevel=2)
+    nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev_grey, grey, pts, pts.copy(), winSize=(15, 15), maxLevel=2)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, prev_grey, nxt, np.copy(nxt), winSize=(15, 15), maxLevel=2)
     # Forward-backward check: keep only points tracked to the same place both ways.
     good = (st.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm(back - pts, axis=2).ravel() < 0.5)
     a, b = pts.reshape(-1, 2)[good].astype(np.float64), nxt.reshape(-1, 2)[good].astype(np.float64)

@@ -68,7 +68,7 @@ def card_image(photo: ImageArray, kind: str, face_box: Box | None = None) -> tup
         grey = cv2.cvtColor(cv2.cvtColor(flat, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
         flat = cv2.addWeighted(flat, 0.8, grey, 0.2, 0)
         card = cv2.copyMakeBorder(flat, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=(235, 238, 240))
-        return card, np.full(card.shape[:2], 255, np.uint8)
+        return np.asarray(card, np.uint8), np.full(card.shape[:2], 255, np.uint8)
     if kind == "screen":
         lit = (255.0 * (face.astype(np.float32) / 255.0) ** 0.75).astype(np.uint8)  # screen gamma
         card = cv2.copyMakeBorder(lit, 30, 50, 18, 18, cv2.BORDER_CONSTANT, value=(12, 12, 14))
@@ -79,11 +79,11 @@ def card_image(photo: ImageArray, kind: str, face_box: Box | None = None) -> tup
         cv2.rectangle(mask, (0, r), (w, h - r), 255, -1)
         for cx, cy in ((r, r), (w - r, r), (r, h - r), (w - r, h - r)):
             cv2.circle(mask, (cx, cy), r, 255, -1)
-        return card, mask
+        return np.asarray(card, np.uint8), mask
     if kind == "cutout":
         mask = np.zeros(face.shape[:2], np.uint8)
         cv2.ellipse(mask, (150, 170), (118, 160), 0, 0, 360, 255, -1)
-        return face, cv2.GaussianBlur(mask, (0, 0), 3)
+        return np.asarray(face, np.uint8), np.asarray(cv2.GaussianBlur(mask, (0, 0), 3), np.uint8)
     raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
 
 

@@ -4,6 +4,7 @@ attacks), and the ablations: every cue switched off loses an attack or a live pe
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import cv2
@@ -95,7 +96,7 @@ def test_planarity_flat_card_against_real_head(
 ) -> None:
     def ratios(frames: list[np.ndarray]) -> list[float]:
         out = []
-        for a, b in zip(frames, frames[1:], strict=False):
+        for a, b in itertools.pairwise(frames):
             p = cues.planarity(grey(a), grey(b), max(yunet.detect(a), key=lambda d: d.width).bbox)
             if p is not None and p.deformation >= ALL.min_deformation:
                 out.append(p.ratio)
