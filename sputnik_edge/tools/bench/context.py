@@ -28,6 +28,7 @@ SECTIONS = (
     "central",
     "detectors",
     "fleet",
+    "liveness",
 )
 RESOLUTIONS = ((640, 360), (1280, 720), (1920, 1080))
 CLIP = "video/short_hamilton_clip.mp4"

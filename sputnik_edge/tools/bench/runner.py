@@ -17,6 +17,7 @@ from sputnik_edge.tools.bench.central import bench_central
 from sputnik_edge.tools.bench.context import SECTIONS, BenchContext, BenchError
 from sputnik_edge.tools.bench.detectors import bench_detectors
 from sputnik_edge.tools.bench.fleet import bench_fleet
+from sputnik_edge.tools.bench.liveness import bench_liveness
 from sputnik_edge.tools.bench.machine import loadavg, machine_info
 from sputnik_edge.tools.bench.match import bench_match
 from sputnik_edge.tools.bench.memory import bench_memory
@@ -43,9 +44,10 @@ RUNNERS: dict[str, Callable[[BenchContext], Any]] = {
     "central": bench_central,
     "detectors": bench_detectors,
     "fleet": bench_fleet,
+    "liveness": bench_liveness,
 }
 # Sections that read the dev face data (the others make their own inputs).
-NEEDS_FACES = frozenset({"stages", "reference", "stream", "memory"})
+NEEDS_FACES = frozenset({"stages", "reference", "stream", "memory", "liveness"})
 
 
 @dataclass(frozen=True, slots=True)
