@@ -47,6 +47,18 @@ class LivenessTiming:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EngineAB:
+    """The dev clip at 10 fps through the engine (recognise -> policy -> outbox), liveness off
+    against monitor, frame by frame alternately on the same frames."""
+
+    frames: int
+    off: Stats
+    monitor: Stats
+    ratio_median_monitor_over_off: float | None
+    ratio_mean_monitor_over_off: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LivenessTotals:
     live_files: int
     attack_files: int
@@ -76,6 +88,7 @@ class LivenessSet:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LivenessBenchResult:
     timing: LivenessTiming
+    engine: EngineAB
     sets: list[LivenessSet]
 
 
@@ -165,6 +178,60 @@ def _set(
     )
 
 
+def _engine_ab(ctx: BenchContext, stage: LivenessStage, tmp: Path) -> EngineAB:
+    from datetime import UTC, datetime
+
+    from sputnik_edge.attendance.policy import AttendancePolicy, CameraInfo, PolicyConfig
+    from sputnik_edge.attendance.tracker import IouTracker
+    from sputnik_edge.liveness.types import LivenessMode
+    from sputnik_edge.metrics import Metrics
+    from sputnik_edge.pipeline.engine import AttendanceEngine, SnapshotSettings
+    from sputnik_edge.store.local import LocalStore
+
+    rec = ctx.recognizer()
+    rec.set_gallery(ctx.dev_gallery())
+    att = ctx.settings.attendance
+    frames = ctx.video_frames()[::3][: ctx.iterations(1000, 10)]
+    engines, trackers, stores = {}, {}, []
+    modes: tuple[LivenessMode, ...] = ("off", "monitor")
+    for mode in modes:
+        store = LocalStore(tmp / f"{mode}.db", device_id="bench")
+        stores.append(store)
+        cfg = PolicyConfig(
+            att.min_frames, att.cooldown_s, att.max_embeds_per_track, att.reembed_quality_gain, mode
+        )
+        engines[mode] = AttendanceEngine(
+            rec,
+            AttendancePolicy(cfg, "bench"),
+            store,
+            SnapshotSettings(False, tmp / "snapshots"),
+            Metrics(),
+            liveness=stage,
+        )
+        trackers[mode] = IouTracker(att.track_iou, att.track_max_age_s)
+    camera = CameraInfo("bench", "in")
+    times: dict[str, list[float]] = {"off": [], "monitor": []}
+    try:
+        with progress(len(frames), "liveness engine", ctx.progress) as bar:
+            for i, img in enumerate(frames):
+                for mode in modes if i % 2 == 0 else modes[::-1]:
+                    t0 = time.perf_counter()
+                    engines[mode].process_frame(camera, trackers[mode], img, datetime.now(UTC), 0.1 * i)
+                    times[mode].append(time.perf_counter() - t0)
+                bar.update(1)
+    finally:
+        for store in stores:
+            store.close()
+    off, mon = stats_ms(times["off"]), stats_ms(times["monitor"])
+    return EngineAB(
+        frames=len(frames),
+        off=off,
+        monitor=mon,
+        ratio_median_monitor_over_off=ratio(mon.median_ms or 0.0, off.median_ms or 0.0),
+        ratio_mean_monitor_over_off=ratio(mon.mean_ms or 0.0, off.mean_ms or 0.0),
+    )
+
+
 def _synthetic(ctx: BenchContext, out: Path) -> list[Path]:
     from sputnik_edge.tools.paths import dev_people
     from sputnik_edge.tools.synthetic_attacks import KINDS, render_attack, write_clip
@@ -203,6 +270,7 @@ def bench_liveness(ctx: BenchContext) -> LivenessBenchResult:
     sets = [_set(ctx, stage(), "shared", live, attack)]
     tmp = Path(tempfile.mkdtemp(prefix="sputnik-liveness-"))
     try:
+        engine = _engine_ab(ctx, stage(), tmp)
         syn = tmp / "syn"
         syn.mkdir(mode=0o700)
         synthetic = _synthetic(ctx, syn)
@@ -231,4 +299,4 @@ def bench_liveness(ctx: BenchContext) -> LivenessBenchResult:
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return LivenessBenchResult(timing=timing, sets=sets)
+    return LivenessBenchResult(timing=timing, engine=engine, sets=sets)

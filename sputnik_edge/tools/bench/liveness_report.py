@@ -29,6 +29,21 @@ def md_liveness(d: LivenessBenchResult) -> str:
         "",
     ]
 
+    e = d.engine
+    out += [
+        table(
+            ["engine, dev clip at 10 fps", "ms per frame (median)", "p95", "mean"],
+            [
+                ["liveness off", e.off.median_ms, e.off.p95_ms, e.off.mean_ms],
+                ["liveness monitor", e.monitor.median_ms, e.monitor.p95_ms, e.monitor.mean_ms],
+            ],
+        ),
+        "",
+        f"monitor / off: {times_x(e.ratio_median_monitor_over_off)} median, "
+        f"{times_x(e.ratio_mean_monitor_over_off)} mean per frame ({e.frames} frames, alternating).",
+        "",
+    ]
+
     def rate(v: float | None) -> str:
         return "n/a" if v is None else pct(v, 1)
 
