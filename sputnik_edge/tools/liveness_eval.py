@@ -49,7 +49,7 @@ class FileResult:
     verdict: str  # live | spoof | undecided
     score: float
     cues: tuple[str, ...]
-    frames: int  # frames analysed by the liveness stage (all tracks)
+    frames: int  # frames the deciding track was analysed for (the longest track when undecided)
     tracks: int
 
     def as_dict(self) -> dict[str, object]:
@@ -106,7 +106,7 @@ def evaluate_file(rec: Recognizer, stage: LivenessStage, path: Path, label: str,
                 grey = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), np.uint8)
                 verdicts.append(state.update(mesh.points, grey, cand.detection.bbox))
         v = _combine(verdicts)
-        return FileResult(str(path), label, v.verdict, v.score, v.cues, len(verdicts), len(verdicts))
+        return FileResult(str(path), label, v.verdict, v.score, v.cues, v.frames, len(verdicts))
     if not path.is_file():
         raise EvalFileError(f"{path}: no such file")
     tracker = IouTracker()
@@ -132,7 +132,7 @@ def evaluate_file(rec: Recognizer, stage: LivenessStage, path: Path, label: str,
         if seen.get(t.track_id, 0) >= MIN_TRACK_FRAMES
     ]
     v = _combine(final)
-    return FileResult(str(path), label, v.verdict, v.score, v.cues, sum(seen.values()), len(final))
+    return FileResult(str(path), label, v.verdict, v.score, v.cues, v.frames, len(final))
 
 
 def evaluate(
