@@ -152,6 +152,11 @@ class AttendancePolicy:
             details=details,
         )
 
+    def matched(self, track: Track) -> str | None:
+        """Whom the track's face matched most often so far (None before any match)."""
+        found = self._leader(track, 1)
+        return found[0] if found else None
+
     @staticmethod
     def _name(track: Track, leader: str) -> str | None:
         return next((o.name for o in track.observations if o.employee_id == leader), None)
@@ -174,8 +179,7 @@ class AttendancePolicy:
         if track.spoof_reported:
             return None
         if leader is None:
-            found = self._leader(track, 1)
-            leader = found[0] if found else None
+            leader = self.matched(track)
         track.spoof_reported = True
         return AttendanceEvent(
             event_id=new_event_id(),

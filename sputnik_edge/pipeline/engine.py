@@ -138,6 +138,8 @@ class AttendanceEngine:
                 ev = self.policy.observe(track, match, camera, wall, trace_id=trace_id, liveness=verdict)
                 if ev is not None:
                     events.append(self.commit(ev, track.snapshot if ev.kind == "spoof_suspected" else None))
+                if verdict is not None:
+                    events += self._flag_spoof(camera, track, verdict, wall, trace_id)
         events += self.end_tracks(camera, ended, wall, trace_id)
         if events:
             latency = time.monotonic() - mono
@@ -153,15 +155,32 @@ class AttendanceEngine:
         """A track judged this frame: a held match may go ahead (enforce) or be flagged."""
         if not verdict.final:
             return []
-        ev = None
-        if self.policy.cfg.liveness_mode == "enforce":
-            ev = self.policy.reconsider(track, camera, wall, trace_id=trace_id, liveness=verdict)
-        elif verdict.verdict == "spoof" and track.observations:
-            ev = self.policy.spoof_event(track, None, camera, wall, verdict, trace_id)
+        if self.policy.cfg.liveness_mode != "enforce":
+            return self._flag_spoof(camera, track, verdict, wall, trace_id)
+        ev = self.policy.reconsider(track, camera, wall, trace_id=trace_id, liveness=verdict)
         if ev is None:
             return []
-        snapshot = track.snapshot if ev.kind == "spoof_suspected" else None
-        return [self.commit(ev, snapshot)]
+        return [self.commit(ev, track.snapshot if ev.kind == "spoof_suspected" else None)]
+
+    def _flag_spoof(
+        self,
+        camera: CameraInfo,
+        track: Track,
+        verdict: LivenessVerdict,
+        wall: datetime,
+        trace_id: str | None,
+        *,
+        ending: bool = False,
+    ) -> list[AttendanceEvent]:
+        """monitor: one spoof_suspected per attacking track, once it is known whom the face
+        matched (or when the track ends without a match); the check-in is not held back."""
+        if self.policy.cfg.liveness_mode != "monitor" or verdict.verdict != "spoof" or track.spoof_reported:
+            return []
+        leader = self.policy.matched(track)
+        if leader is None and not (ending and track.observations):
+            return []
+        ev = self.policy.spoof_event(track, leader, camera, wall, verdict, trace_id)
+        return [] if ev is None else [self.commit(ev, track.snapshot)]
 
     def end_tracks(
         self, camera: CameraInfo, ended: list[Track], wall: datetime, trace_id: str | None = None
@@ -172,6 +191,7 @@ class AttendanceEngine:
             verdict = None
             if self.liveness is not None:
                 verdict = self.liveness.forget(camera.camera_id, track.track_id)
+                out += self._flag_spoof(camera, track, verdict, wall, trace_id, ending=True)
             ev = self.policy.track_ended(track, camera, wall, trace_id=trace_id, liveness=verdict)
             if ev is not None:
                 out.append(self.commit(ev, track.snapshot, track.best_embedding))

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 DEVICE_VENV = Path(os.environ.get("SPUTNIK_DEVICE_VENV", REPO_ROOT / ".venv-device"))
 COMMANDS = (
     "check-config", "enroll", "enroll-dir", "employees", "identify", "events", "run", "doctor",
-    "db", "sync", "store", "eval", "prepare-models", "bench", "loadtest", "soak",
+    "db", "sync", "store", "eval", "liveness-eval", "prepare-models", "bench", "loadtest", "soak",
 )  # fmt: skip
 
 
