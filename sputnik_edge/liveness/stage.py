@@ -11,6 +11,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import structlog
 
 from sputnik_edge.config import LivenessSection, Settings
 from sputnik_edge.liveness.landmarks import FaceLandmarker
@@ -20,6 +21,8 @@ from sputnik_edge.vision.models import default_models_dir, verify
 from sputnik_edge.vision.types import Detection, ImageArray
 
 __all__ = ["LivenessStage", "build_liveness", "liveness_settings"]
+
+log = structlog.get_logger(__name__)
 
 # A mesh the model itself doubts (a hand, a blurred smear) would only add noise to the cues.
 _MIN_FACE_SCORE = 0.5
@@ -58,9 +61,19 @@ class LivenessStage:
             return state.verdict
         mesh = self.landmarker.mesh(image, detection)
         points = mesh.points if mesh.face_score >= _MIN_FACE_SCORE else None
-        if grey is None and "border" in self.settings.cues:
+        if grey is None:
             grey = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), np.uint8)
-        return state.update(points, grey, detection.bbox)
+        verdict = state.update(points, grey, detection.bbox)
+        if verdict.final:
+            log.info(
+                "liveness_verdict",
+                camera_id=camera_id,
+                track_id=track_id,
+                verdict=verdict.verdict,
+                cues=list(verdict.cues),
+                frames=verdict.frames,
+            )
+        return verdict
 
     def forget(self, camera_id: str, track_id: int) -> LivenessVerdict:
         with self._lock:

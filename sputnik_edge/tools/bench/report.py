@@ -293,7 +293,7 @@ def build_markdown(r: BenchResult, plots: dict[str, str], findings: str | None) 
             "",
             "`sputnik-edge bench --only liveness`: cost per face, and `liveness-eval` on the shared "
             "liveness data (few files: the numbers say little) and on synthetic attacks rendered from "
-            "the dev photos (**synthetic numbers are not real-attack numbers**). See README \"Liveness\".",
+            'the dev photos (**synthetic numbers are not real-attack numbers**). See README "Liveness".',
             "",
             md_liveness(s.liveness),
             "",
