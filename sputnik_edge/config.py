@@ -141,6 +141,31 @@ class AttendanceSection(StrictModel):
     max_embeds_per_track: int = Field(default=8, ge=1, le=1000)
 
 
+LIVENESS_CUES = ("blink", "motion", "border")  # the names sputnik_edge.liveness.types uses
+
+
+class LivenessSection(StrictModel):
+    """Presentation-attack detection per track (README "Liveness")."""
+
+    # monitor by default: RGB cues leave some real people undecided (a still face that does not
+    # blink) and some attacks get through, so a site opts into refusing check-ins deliberately.
+    mode: Literal["off", "monitor", "enforce"] = "monitor"
+    cues: list[str] = Field(default_factory=lambda: list(LIVENESS_CUES))
+    border_frames: int = Field(default=3, ge=1, le=100)  # frames framed by straight edges: spoof
+    min_frames_live: int = Field(default=5, ge=1, le=100)  # frames seen before a live verdict
+    max_frames: int = Field(default=150, ge=1, le=10_000)  # an undecided track stops being analysed
+
+    @field_validator("cues")
+    @classmethod
+    def _known_cues(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(LIVENESS_CUES))
+        if unknown:
+            raise ValueError(
+                f"liveness -> cues: unknown cue(s) {', '.join(unknown)} (known: {', '.join(LIVENESS_CUES)})"
+            )
+        return value
+
+
 class StorageSection(StrictModel):
     database: Path = Field(default_factory=lambda: _state_dir() / "edge.db")
     snapshots_dir: Path = Field(default_factory=lambda: _state_dir() / "snapshots")
@@ -298,6 +323,7 @@ class Settings(BaseSettings):
     cameras: list[CameraSection] = Field(default_factory=list)
     recognition: RecognitionSection = RecognitionSection()
     attendance: AttendanceSection = AttendanceSection()
+    liveness: LivenessSection = LivenessSection()
     storage: StorageSection = StorageSection()
     central: CentralSection = CentralSection()
     http: HttpSection = HttpSection()

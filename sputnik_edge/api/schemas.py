@@ -45,6 +45,8 @@ class SnapshotResponse(BaseModel):
     status: str  # match | low_confidence | unknown | rejected | no_face
     faces: list[dict[str, Any]]
     events: list[EventOut]
+    # liveness.mode != "off": {"verdict": "not_checked", "reason": ...}; a photo proves no liveness.
+    liveness: dict[str, Any] | None = None
 
 
 class GatewayHealthOut(BaseModel):

@@ -48,6 +48,7 @@ class Track:
     snapshot_quality: float = -1.0
     best_embedding: FloatArray | None = None  # of the best-quality embedded frame (unknown uploads)
     first_frame_mono: float = 0.0
+    spoof_reported: bool = False  # a spoof_suspected event was written for this track (liveness)
 
     def votes(self) -> Counter[str]:
         return Counter(o.employee_id for o in self.observations if o.decision == "match" and o.employee_id)

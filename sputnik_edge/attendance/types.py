@@ -7,8 +7,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-EventKind = Literal["check_in", "check_out", "pass", "unknown", "low_confidence"]
-EVENT_KINDS: tuple[EventKind, ...] = ("check_in", "check_out", "pass", "unknown", "low_confidence")
+# spoof_suspected: a recognised face the liveness stage did not judge live (README "Liveness"); it
+# names whom the face matched and is never presence.
+EventKind = Literal["check_in", "check_out", "pass", "unknown", "low_confidence", "spoof_suspected"]
+EVENT_KINDS: tuple[EventKind, ...] = (
+    "check_in",
+    "check_out",
+    "pass",
+    "unknown",
+    "low_confidence",
+    "spoof_suspected",
+)
 
 
 def new_event_id() -> str:

@@ -41,7 +41,7 @@ GALLERY_LOCK_KEY = 0x5370_7574_6E69_6B01  # "Sputnik" + 1
 
 CHANGE_SEQ_SEQUENCE = "change_seq_seq"
 DEFAULT_OFFICE_TIMEZONE = "UTC"
-EVENT_KIND_CHECK = "kind IN ('check_in', 'check_out', 'pass', 'unknown', 'low_confidence')"
+EVENT_KIND_CHECK = "kind IN ('check_in', 'check_out', 'pass', 'unknown', 'low_confidence', 'spoof_suspected')"
 
 metadata = MetaData(
     naming_convention={

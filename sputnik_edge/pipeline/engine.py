@@ -18,6 +18,8 @@ import structlog
 from sputnik_edge.attendance.policy import AttendancePolicy, CameraInfo
 from sputnik_edge.attendance.tracker import IouTracker, Track
 from sputnik_edge.attendance.types import AttendanceEvent
+from sputnik_edge.liveness.stage import LivenessStage
+from sputnik_edge.liveness.types import SINGLE_PHOTO, LivenessVerdict
 from sputnik_edge.metrics import Metrics
 from sputnik_edge.recognition.recognizer import FaceCandidate, Recognizer
 from sputnik_edge.recognition.types import FaceResult
@@ -40,6 +42,7 @@ class FrameOutcome:
     faces: list[FaceResult]
     events: list[AttendanceEvent] = field(default_factory=list)
     embedded: int = 0
+    liveness: dict[str, object] | None = None  # snapshots: what was (not) checked; None when off
 
 
 def encode_jpeg(image: ImageArray | None) -> bytes | None:
@@ -70,12 +73,15 @@ class AttendanceEngine:
         store: LocalStore,
         snapshots: SnapshotSettings,
         metrics: Metrics,
+        liveness: LivenessStage | None = None,
     ) -> None:
         self.recognizer = recognizer
         self.policy = policy
         self.store = store
         self.snapshots = snapshots
         self.metrics = metrics
+        # None with liveness.mode = "off": not a single extra operation per frame then.
+        self.liveness = liveness if policy.cfg.liveness_mode != "off" else None
 
     # ---- camera frames -------------------------------------------------------------------------
 
@@ -96,6 +102,9 @@ class AttendanceEngine:
         m.faces.labels(cam).inc(len(candidates))
         tracks, ended = tracker.update([c.detection.bbox for c in candidates], mono)
         to_embed: list[tuple[FaceCandidate, Track]] = []
+        verdicts: dict[int, LivenessVerdict] = {}
+        events: list[AttendanceEvent] = []
+        grey: ImageArray | None = None
         for cand, track in zip(candidates, tracks, strict=True):
             q = cand.quality
             if not q.ok:
@@ -105,10 +114,15 @@ class AttendanceEngine:
             if q.score > track.snapshot_quality:
                 track.snapshot = face_crop(image, cand.detection.bbox)
                 track.snapshot_quality = q.score
+            if self.liveness is not None:
+                if grey is None:
+                    grey = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), np.uint8)
+                judged = self.liveness.observe(cam, track.track_id, image, cand.detection, grey)
+                verdicts[track.track_id] = judged
+                events += self._liveness_changed(camera, track, judged, wall, trace_id)
             if self.policy.needs_embedding(track, q.score):
                 to_embed.append((cand, track))
         faces: dict[int, FaceResult] = {}
-        events: list[AttendanceEvent] = []
         if to_embed:
             embeddings = self.recognizer.embed([c for c, _ in to_embed])
             matches = self.recognizer.match(embeddings)
@@ -120,9 +134,12 @@ class AttendanceEngine:
                     track.best_embedding = emb
                 track.best_quality = max(track.best_quality, cand.quality.score)
                 faces[id(cand)] = FaceResult(cand.detection, cand.quality, emb, match)
-                ev = self.policy.observe(track, match, camera, wall, trace_id=trace_id)
+                verdict = verdicts.get(track.track_id)
+                ev = self.policy.observe(track, match, camera, wall, trace_id=trace_id, liveness=verdict)
                 if ev is not None:
-                    events.append(self.commit(ev, None))
+                    events.append(self.commit(ev, track.snapshot if ev.kind == "spoof_suspected" else None))
+                if verdict is not None:
+                    events += self._flag_spoof(camera, track, verdict, wall, trace_id)
         events += self.end_tracks(camera, ended, wall, trace_id)
         if events:
             latency = time.monotonic() - mono
@@ -132,13 +149,50 @@ class AttendanceEngine:
         results = [faces.get(id(c), FaceResult(c.detection, c.quality, None, None)) for c in candidates]
         return FrameOutcome(results, events, len(to_embed))
 
+    def _liveness_changed(
+        self, camera: CameraInfo, track: Track, verdict: LivenessVerdict, wall: datetime, trace_id: str | None
+    ) -> list[AttendanceEvent]:
+        """A track judged this frame: a held match may go ahead (enforce) or be flagged."""
+        if not verdict.final:
+            return []
+        if self.policy.cfg.liveness_mode != "enforce":
+            return self._flag_spoof(camera, track, verdict, wall, trace_id)
+        ev = self.policy.reconsider(track, camera, wall, trace_id=trace_id, liveness=verdict)
+        if ev is None:
+            return []
+        return [self.commit(ev, track.snapshot if ev.kind == "spoof_suspected" else None)]
+
+    def _flag_spoof(
+        self,
+        camera: CameraInfo,
+        track: Track,
+        verdict: LivenessVerdict,
+        wall: datetime,
+        trace_id: str | None,
+        *,
+        ending: bool = False,
+    ) -> list[AttendanceEvent]:
+        """monitor: one spoof_suspected per attacking track, once it is known whom the face
+        matched (or when the track ends without a match); the check-in is not held back."""
+        if self.policy.cfg.liveness_mode != "monitor" or verdict.verdict != "spoof" or track.spoof_reported:
+            return []
+        leader = self.policy.matched(track)
+        if leader is None and not (ending and track.observations):
+            return []
+        ev = self.policy.spoof_event(track, leader, camera, wall, verdict, trace_id)
+        return [] if ev is None else [self.commit(ev, track.snapshot)]
+
     def end_tracks(
         self, camera: CameraInfo, ended: list[Track], wall: datetime, trace_id: str | None = None
     ) -> list[AttendanceEvent]:
         """Decide tracks that left the picture: at most one unknown / low-confidence event each."""
         out = []
         for track in ended:
-            ev = self.policy.track_ended(track, camera, wall, trace_id=trace_id)
+            verdict = None
+            if self.liveness is not None:
+                verdict = self.liveness.forget(camera.camera_id, track.track_id)
+                out += self._flag_spoof(camera, track, verdict, wall, trace_id, ending=True)
+            ev = self.policy.track_ended(track, camera, wall, trace_id=trace_id, liveness=verdict)
             if ev is not None:
                 out.append(self.commit(ev, track.snapshot, track.best_embedding))
             track.snapshot = None
@@ -167,6 +221,8 @@ class AttendanceEngine:
         m.frames.labels(camera.camera_id).inc()
         m.faces.labels(camera.camera_id).inc(len(faces))
         events: list[AttendanceEvent] = []
+        # A single photo cannot show liveness: say so; under enforce it gives no check-in.
+        verdict = SINGLE_PHOTO if self.policy.cfg.liveness_mode != "off" else None
         for i, face in enumerate(faces):
             if face.match is None:
                 for reason in face.quality.reasons:
@@ -175,9 +231,13 @@ class AttendanceEngine:
             m.embeds.labels(camera.camera_id).inc()
             m.decisions.labels(face.match.decision).inc()
             track = Track(track_id=i + 1, bbox=face.detection.bbox, first_seen=mono, last_seen=mono)
-            ev = self.policy.observe(track, face.match, camera, wall, min_frames=1, trace_id=trace_id)
+            ev = self.policy.observe(
+                track, face.match, camera, wall, min_frames=1, trace_id=trace_id, liveness=verdict
+            )
             if ev is None and not track.decided:
-                ev = self.policy.track_ended(track, camera, wall, min_frames=1, trace_id=trace_id)
+                ev = self.policy.track_ended(
+                    track, camera, wall, min_frames=1, trace_id=trace_id, liveness=verdict
+                )
                 if ev is not None:
                     events.append(self.commit(ev, face_crop(image, face.detection.bbox), face.embedding))
                 continue
@@ -186,7 +246,12 @@ class AttendanceEngine:
         if events:
             for _ in events:
                 m.event_latency.observe(time.monotonic() - mono)
-        return FrameOutcome(faces, events, sum(1 for f in faces if f.match is not None))
+        return FrameOutcome(
+            faces,
+            events,
+            sum(1 for f in faces if f.match is not None),
+            liveness=None if verdict is None else {"verdict": verdict.verdict, "reason": verdict.reason},
+        )
 
     # ---- outbox --------------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from sputnik_edge.tools.onnx_surgery import (
     make_dynamic,
     rewrite_prelu,
 )
+from sputnik_edge.tools.prepare_landmarks import landmark_entry
 
 __all__ = ["BLAZEFACE", "RECIPES", "PrepareError", "main", "prepare_models", "read_blazeface", "run_original"]
 
@@ -395,6 +396,9 @@ def prepare_models(
         }
     )
     log.info("model_written", model=BLAZEFACE.name, path=str(path), copied=True)
+    mesh_paths, mesh_entry = landmark_entry(out_dir, blazeface_source, shipped.parent)
+    written += mesh_paths
+    entries.append(mesh_entry)
     manifest = out_dir / MANIFEST_NAME
     manifest.write_text(render_manifest(entries), encoding="utf-8")
     written.append(manifest)

@@ -76,6 +76,9 @@ def test_obama_snapshot_matches_and_lands_in_outbox(daemon: Daemon, faces_dir: P
     assert len(body["events"]) == 1
     ev = body["events"][0]
     assert ev["kind"] == "check_in" and ev["employee_id"] == "barack_obama"
+    # liveness.mode is monitor by default: the photo checks in, and the answer says that a single
+    # photo could not be checked for liveness.
+    assert body["liveness"]["verdict"] == "not_checked" and "single photo" in body["liveness"]["reason"]
     outbox = daemon.get("/api/v1/events", headers=AUTH).json()["events"]
     stored = [e for e in outbox if e["event_id"] == ev["event_id"]]
     assert stored and stored[0]["synced"] is False

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.integration
 DEVICE_VENV = Path(os.environ.get("SPUTNIK_DEVICE_VENV", REPO_ROOT / ".venv-device"))
 COMMANDS = (
     "check-config", "enroll", "enroll-dir", "employees", "identify", "events", "run", "doctor",
-    "db", "sync", "store", "eval", "eval-video", "prepare-models", "bench", "loadtest", "soak",
+    "db", "sync", "store", "eval", "eval-video", "liveness-eval", "prepare-models", "bench",
+    "loadtest", "soak",
 )  # fmt: skip
 
 

@@ -121,6 +121,9 @@ def test_gateway_match_becomes_an_event_of_the_virtual_device_with_cooldown(
     assert (row.device_id, row.kind, row.employee_id, row.trace_id) == (
         "office:entrance", "check_in", "obama", r.headers["X-Trace-ID"]
     )  # fmt: skip
+    # A single photo proves no liveness: the answer and the event say what was not checked.
+    assert body["liveness"]["verdict"] == row.details["liveness"]["verdict"] == "not_checked"
+    assert "single photo" in body["liveness"]["reason"]
     again = snapshot(server, data, CAMERA_TOKEN)  # camera_id may be left out: the token names it
     assert again.json()["status"] == "match" and again.json()["events"] == []  # cooldown, from the table
     outs = [snapshot(server, data, EXIT_TOKEN_CAMERA, "exit").json()["events"] for _ in range(2)]

@@ -68,7 +68,9 @@ def snapshot(
     faces = [f.as_dict() for f in outcome.faces]
     events = [EventOut.of(e, synced=False) for e in outcome.events]
     status = snapshot_status({f.decision for f in outcome.faces})
-    return SnapshotResponse(trace_id=trace_id, status=status, faces=faces, events=events)
+    return SnapshotResponse(
+        trace_id=trace_id, status=status, faces=faces, events=events, liveness=outcome.liveness
+    )
 
 
 @router.get("/api/v1/gateway/health", response_model=GatewayHealthOut)

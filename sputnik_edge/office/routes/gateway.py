@@ -5,6 +5,10 @@ validation as the device gateway (``api.uploads``), is recognised against the ce
 every match becomes a ``check_in`` / ``check_out`` / ``pass`` event (the camera's direction) of the
 virtual device ``office:<camera id>`` in ``attendance_events``. The same employee on the same
 camera gets no second event within the camera's ``cooldown_s``, read back from the table.
+
+A pushed photo is a single frame: it cannot show liveness (no blink, no head motion over time),
+so the response and every event say ``liveness: {"verdict": "not_checked", ...}``; a site that
+needs presentation-attack detection uses door devices with ``liveness.mode = "enforce"``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from sputnik_edge.attendance.types import AttendanceEvent, EventKind
 from sputnik_edge.central.errors import CentralError
 from sputnik_edge.central.schema import attendance_events
 from sputnik_edge.central.types import DeviceHeartbeat
+from sputnik_edge.liveness.types import SINGLE_PHOTO
 from sputnik_edge.office.config import OfficeCameraSection
 from sputnik_edge.office.context import OfficeState
 from sputnik_edge.office.deps import CameraPrincipal, State, require_camera
@@ -37,6 +42,7 @@ router = APIRouter(prefix="/api/v1/gateway", tags=["gateway"])
 
 KIND_OF_DIRECTION: dict[str, EventKind] = {"in": "check_in", "out": "check_out", "pass": "pass"}
 HEARTBEAT_EVERY_S = 30.0
+NOT_CHECKED = {"verdict": SINGLE_PHOTO.verdict, "reason": SINGLE_PHOTO.reason}
 
 
 def _cooling_down(conn: Connection, device_id: str, employee_ids: list[str], since: datetime) -> set[str]:
@@ -90,7 +96,11 @@ def record_matches(
                     captured_at=now,
                     seq=time.time_ns() // 1000,  # grows like a device's counter
                     trace_id=trace_id,
-                    details={"source": "office_gateway", "margin": round(face.match.margin, 4)},
+                    details={
+                        "source": "office_gateway",
+                        "margin": round(face.match.margin, 4),
+                        "liveness": NOT_CHECKED,
+                    },
                 )
             )
         if events:
@@ -172,6 +182,7 @@ def snapshot(
         status=snapshot_status({f.decision for f in faces}),
         faces=[f.as_dict() for f in faces],
         events=[EventOut.of(e, synced=True) for e in events],
+        liveness=NOT_CHECKED,
     )
 
 

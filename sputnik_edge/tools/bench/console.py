@@ -101,6 +101,14 @@ def _rest(s: Sections) -> list[str]:
         )
     if s.fleet is not None:
         lines += console_fleet(s.fleet)
+    if s.liveness is not None:
+        lv = s.liveness
+        lines.append(
+            f"\nliveness: {lv.timing.liveness_face.median_ms} ms per face "
+            f"({lv.timing.ratio_liveness_over_embed}x one embed), engine monitor/off "
+            f"{lv.engine.ratio_mean_monitor_over_off}x mean per frame"
+        )
+        lines += [f"  {x.name}: APCER {x.total.apcer}, BPCER {x.total.bpcer}" for x in lv.sets]
     return lines
 
 

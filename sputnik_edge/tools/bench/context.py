@@ -29,6 +29,7 @@ SECTIONS = (
     "detectors",
     "fleet",
     "backlight",
+    "liveness",
 )
 RESOLUTIONS = ((640, 360), (1280, 720), (1920, 1080))
 CLIP = "video/short_hamilton_clip.mp4"

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sputnik_edge.tools.bench.backlight_results import md_backlight, plot_score_floors
 from sputnik_edge.tools.bench.fleet_report import fleet_markdown, md_fleet
+from sputnik_edge.tools.bench.liveness_report import md_liveness
 from sputnik_edge.tools.bench.markdown import (
     md_central,
     md_detectors,
@@ -300,6 +301,17 @@ def build_markdown(r: BenchResult, plots: dict[str, str], findings: str | None) 
             md_backlight(s.backlight),
             "",
             f"![score floors]({plots.get('score_floors', '')})",
+            "",
+        ]
+    if s.liveness is not None:
+        lines += [
+            "## Liveness",
+            "",
+            "`sputnik-edge bench --only liveness`: cost per face, and `liveness-eval` on the shared "
+            "liveness data (few files: the numbers say little) and on synthetic attacks rendered from "
+            'the dev photos (**synthetic numbers are not real-attack numbers**). See README "Liveness".',
+            "",
+            md_liveness(s.liveness),
             "",
         ]
     lines += ["## Central database", "", md_central(r), ""]

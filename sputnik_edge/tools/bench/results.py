@@ -15,6 +15,7 @@ from typing import Any
 from sputnik_edge.tools.bench.backlight_results import BacklightResult
 from sputnik_edge.tools.bench.codec import FLAT, OMIT, from_json, json_key, to_json
 from sputnik_edge.tools.bench.fleet_results import FleetResult
+from sputnik_edge.tools.bench.liveness import LivenessBenchResult
 from sputnik_edge.tools.bench.stats import Stats
 
 SCHEMA = 1
@@ -403,6 +404,7 @@ class Sections:
     detectors: DetectorsResult | None = field(default=None, metadata=OMIT)
     fleet: FleetResult | None = field(default=None, metadata=OMIT)
     backlight: BacklightResult | None = field(default=None, metadata=OMIT)
+    liveness: LivenessBenchResult | None = field(default=None, metadata=OMIT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

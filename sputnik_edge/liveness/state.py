@@ -1,0 +1,96 @@
+"""Per-track liveness: folds each frame's cues into a verdict that only ever becomes final once.
+
+Evidence against (an attack) wins over evidence for: a phone replay shows a real head's blinks
+and parallax, so a border around the face or a flat motion decides ``spoof`` even after a blink.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sputnik_edge.liveness import cues
+from sputnik_edge.liveness.types import UNDECIDED, LivenessSettings, LivenessVerdict
+from sputnik_edge.vision.types import FloatArray, ImageArray
+
+__all__ = ["TrackLiveness"]
+
+
+@dataclass
+class TrackLiveness:
+    """Mutable state of one track (owned by one camera's pipeline thread)."""
+
+    settings: LivenessSettings
+    frames: int = 0
+    ears: list[float] = field(default_factory=list)
+    blinked: bool = False
+    planar_votes: int = 0
+    parallax_votes: int = 0
+    border_hits: int = 0
+    verdict: LivenessVerdict = UNDECIDED
+    _prev_grey: ImageArray | None = None
+
+    def update(
+        self, points: FloatArray | None, grey: ImageArray | None, bbox: tuple[float, float, float, float]
+    ) -> LivenessVerdict:
+        """Add one frame (its face mesh and the grey frame; either may be None) and re-judge."""
+        if self.verdict.final or self.frames >= self.settings.max_frames:
+            return self.verdict
+        s = self.settings
+        self.frames += 1
+        if "border" in s.cues and grey is not None and cues.border_score(grey, bbox) >= 1.0:
+            self.border_hits += 1
+        if "blink" in s.cues and points is not None:
+            self._blink(cues.eye_aspect_ratio(points))
+        if "motion" in s.cues and grey is not None:
+            if self._prev_grey is not None and self._prev_grey.shape == grey.shape:
+                self._motion(cues.planarity(self._prev_grey, grey, bbox))
+            self._prev_grey = grey
+        self.verdict = self._judge()
+        if self.verdict.final:
+            self._prev_grey = None  # a decided track keeps no frame
+        return self.verdict
+
+    def _motion(self, p: cues.Planarity | None) -> None:
+        if p is None or p.deformation < self.settings.min_deformation:
+            return
+        if p.ratio <= self.settings.planar_ratio:
+            self.planar_votes += 1
+        elif p.ratio >= self.settings.parallax_ratio:
+            self.parallax_votes += 1
+
+    def _blink(self, ear: float) -> None:
+        # A blink is a dip well below the track's open-eye level (its upper EARs) that comes back
+        # within a few frames: mesh jitter on a photo wobbles, it does not close and reopen.
+        s = self.settings
+        self.ears.append(ear)
+        if len(self.ears) < 6:
+            return
+        open_level = float(np.percentile(self.ears, 75))
+        recent = self.ears[-(s.blink_frames + 1) :]
+        closed = min(recent[:-1]) < s.blink_drop * open_level
+        if closed and recent[-1] > s.blink_recover * open_level:
+            self.blinked = True
+
+    def _judge(self) -> LivenessVerdict:
+        s = self.settings
+        evidence = {
+            "border_frames": float(self.border_hits),
+            "planar_votes": float(self.planar_votes),
+            "parallax_votes": float(self.parallax_votes),
+            "blink": float(self.blinked),
+        }
+        border = self.border_hits >= s.border_frames and self.border_hits >= s.border_fraction * self.frames
+        planar = self.planar_votes >= s.motion_votes and self.planar_votes >= 2 * self.parallax_votes
+        if border or planar:
+            decided = tuple(c for c, hit in (("border", border), ("planar", planar)) if hit)
+            strength = min(1.0, 0.25 * self.border_hits + 0.25 * self.planar_votes)
+            return LivenessVerdict("spoof", 0.5 - 0.5 * strength, decided, self.frames, evidence)
+        parallax = self.parallax_votes >= s.motion_votes and self.parallax_votes >= 2 * self.planar_votes
+        live = tuple(c for c, hit in (("blink", self.blinked), ("parallax", parallax)) if hit)
+        # A border seen in many frames but not yet in most of them keeps the track open.
+        if live and self.frames >= s.min_frames_live and self.border_hits < s.border_frames:
+            strength = min(1.0, 0.5 * self.blinked + 0.15 * self.parallax_votes)
+            return LivenessVerdict("live", 0.5 + 0.5 * strength, live, self.frames, evidence)
+        return LivenessVerdict("undecided", 0.5, (), self.frames, evidence)
