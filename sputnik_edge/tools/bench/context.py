@@ -28,6 +28,8 @@ SECTIONS = (
     "central",
     "detectors",
     "fleet",
+    "imagesets",
+    "embedders",
 )
 RESOLUTIONS = ((640, 360), (1280, 720), (1920, 1080))
 CLIP = "video/short_hamilton_clip.mp4"

@@ -14,6 +14,7 @@ from typing import Any
 
 from sputnik_edge.tools.bench.codec import FLAT, OMIT, from_json, json_key, to_json
 from sputnik_edge.tools.bench.fleet_results import FleetResult
+from sputnik_edge.tools.bench.imagesets_results import EmbedderCandidates, ImageSetsResult
 from sputnik_edge.tools.bench.stats import Stats
 
 SCHEMA = 1
@@ -401,6 +402,8 @@ class Sections:
     central: CentralResult | None = field(default=None, metadata=OMIT)
     detectors: DetectorsResult | None = field(default=None, metadata=OMIT)
     fleet: FleetResult | None = field(default=None, metadata=OMIT)
+    imagesets: ImageSetsResult | None = field(default=None, metadata=OMIT)
+    embedders: EmbedderCandidates | None = field(default=None, metadata=OMIT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

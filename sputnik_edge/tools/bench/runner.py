@@ -16,7 +16,9 @@ import structlog
 from sputnik_edge.tools.bench.central import bench_central
 from sputnik_edge.tools.bench.context import SECTIONS, BenchContext, BenchError
 from sputnik_edge.tools.bench.detectors import bench_detectors
+from sputnik_edge.tools.bench.embedders import bench_embedders
 from sputnik_edge.tools.bench.fleet import bench_fleet
+from sputnik_edge.tools.bench.imagesets import bench_imagesets
 from sputnik_edge.tools.bench.machine import loadavg, machine_info
 from sputnik_edge.tools.bench.match import bench_match
 from sputnik_edge.tools.bench.memory import bench_memory
@@ -43,9 +45,11 @@ RUNNERS: dict[str, Callable[[BenchContext], Any]] = {
     "central": bench_central,
     "detectors": bench_detectors,
     "fleet": bench_fleet,
+    "imagesets": bench_imagesets,
+    "embedders": bench_embedders,
 }
 # Sections that read the dev face data (the others make their own inputs).
-NEEDS_FACES = frozenset({"stages", "reference", "stream", "memory"})
+NEEDS_FACES = frozenset({"stages", "reference", "stream", "memory", "imagesets", "embedders"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -250,7 +250,7 @@ def test_identify_json_shape_and_unreadable_image(
         assert face["decision"] == "match"
         assert face["employee_id"] == identity
         # The enrolment photo itself: its float template against its int8 probe (README "Models").
-        assert 0.95 <= face["similarity"] <= 1.0001
+        assert 0.9 <= face["similarity"] <= 1.0001
 
 
 def test_identify_text_output_and_errors_on_stderr(

@@ -109,3 +109,18 @@ def test_manifest_missing_field_is_named(tmp_path: Path) -> None:
     (tmp_path / "MANIFEST").write_text('[[model]]\nname = "detector"\nfile = "x.onnx"\n')
     with pytest.raises(ModelError, match="lacks model_id"):
         load_manifest(tmp_path)
+
+
+def test_models_use_only_standard_onnx_ops(models_dir: Path) -> None:
+    """What lets the models run on onnxruntime's default CPU provider anywhere, aarch64 included:
+    only default-domain ONNX operators (the int8 model is QDQ: QuantizeLinear/DequantizeLinear
+    around plain Conv/Add/Gemm, which each provider fuses its own way), no contrib or custom op."""
+    import onnx
+
+    for name in ("detector", "embedder", "embedder_int8"):
+        model = onnx.load(str(verify(models_dir, name)))
+        domains = {n.domain or "ai.onnx" for n in model.graph.node}
+        assert domains == {"ai.onnx"}, (name, domains)
+        ops = {n.op_type for n in model.graph.node}
+        if name == "embedder_int8":
+            assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops and "PRelu" not in ops
