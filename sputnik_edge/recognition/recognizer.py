@@ -106,9 +106,9 @@ class Recognizer:
         thresholds = Thresholds(cfg.match_threshold, cfg.low_confidence_threshold, cfg.min_margin)
         enrol = None
         if name != "embedder":
-            # Templates are made once per photo, so they get the float model (probes scored
-            # against float templates keep the dev-set decisions; int8 against int8 loses one).
-            # Loaded on first use: a door device that never enrols never pays for it.
+            # Templates are made once per photo and kept for years, so they get the float model
+            # whatever precision identifies: a gallery never depends on that setting. Loaded on
+            # first use: a door device that never enrols never holds it.
             def enrol() -> SFaceEmbedder:
                 return SFaceEmbedder(verify(models_dir, "embedder"), threads=cfg.threads)
 
