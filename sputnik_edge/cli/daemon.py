@@ -22,12 +22,23 @@ def cmd_doctor(ctx: Ctx) -> int:
     """Check models, storage, cameras and the central database; print one line each."""
     from sputnik_edge.capture.sources import open_capture, parse_source
     from sputnik_edge.redaction import redact_url
-    from sputnik_edge.vision.models import ModelError, default_models_dir, detector_model_name, verify
+    from sputnik_edge.vision.models import (
+        ModelError,
+        default_models_dir,
+        detector_model_name,
+        embedder_model_name,
+        verify,
+    )
 
     s = ctx.settings
     results: list[tuple[str, bool, str]] = []
     models_dir = s.recognition.models_dir or default_models_dir()
-    for role, name in (("detector", detector_model_name(s.recognition.detector)), ("embedder", "embedder")):
+    roles = (
+        ("detector", detector_model_name(s.recognition.detector)),
+        ("embedder", embedder_model_name(s.recognition.embedder_precision)),
+        ("enrolment embedder", "embedder"),  # templates come from the float model either way
+    )
+    for role, name in roles:
         try:
             path = verify(models_dir, name)
             results.append((f"model {role}", True, f"{path.name} sha256 ok"))

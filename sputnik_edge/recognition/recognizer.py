@@ -6,6 +6,7 @@ the same verdict whichever way it arrives.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,13 @@ from sputnik_edge.vision.align import align_face
 from sputnik_edge.vision.detector import FaceDetector, YuNetDetector
 from sputnik_edge.vision.embedder import SFaceEmbedder
 from sputnik_edge.vision.exposure import BacklightSettings, enhance, is_backlit
-from sputnik_edge.vision.models import default_models_dir, detector_model_name, load_manifest, verify
+from sputnik_edge.vision.models import (
+    default_models_dir,
+    detector_model_name,
+    embedder_model_name,
+    load_manifest,
+    verify,
+)
 from sputnik_edge.vision.quality import QualityLimits, assess
 from sputnik_edge.vision.types import Detection, FloatArray, ImageArray, ModelInfo, Quality
 
@@ -102,6 +109,7 @@ class Recognizer:
         thresholds: Thresholds,
         gallery: Gallery | None = None,
         backlight: BacklightSettings | None = None,
+        enrol_embedder: Callable[[], SFaceEmbedder] | None = None,
     ) -> None:
         self.detector = detector
         self.embedder = embedder
@@ -109,17 +117,30 @@ class Recognizer:
         self.thresholds = thresholds
         self._gallery = gallery or Gallery.empty()
         self.backlight = backlight  # None: no second pass on backlit frames
+        self._enrol_factory = enrol_embedder
+        self._enrol_embedder: SFaceEmbedder | None = None
 
     @classmethod
     def from_config(cls, cfg: RecognitionSection, gallery: Gallery | None = None) -> Recognizer:
         models_dir = Path(cfg.models_dir) if cfg.models_dir else default_models_dir()
         detector = create_detector(cfg, models_dir)
-        verify(models_dir, "embedder")
+        name = embedder_model_name(cfg.embedder_precision)
+        verify(models_dir, name)
         manifest = load_manifest(models_dir)
-        embedder = SFaceEmbedder(models_dir / manifest["embedder"].file, threads=cfg.threads)
+        embedder = SFaceEmbedder(models_dir / manifest[name].file, threads=cfg.threads)
         thresholds = Thresholds(cfg.match_threshold, cfg.low_confidence_threshold, cfg.min_margin)
+        enrol = None
+        if name != "embedder":
+            # Templates are made once per photo and kept for years, so they get the float model
+            # whatever precision identifies: a gallery never depends on that setting. Loaded on
+            # first use: a door device that never enrols never holds it.
+            def enrol() -> SFaceEmbedder:
+                return SFaceEmbedder(verify(models_dir, "embedder"), threads=cfg.threads)
+
         backlight = BacklightSettings() if cfg.backlight_pass else None
-        return cls(detector, embedder, quality_limits(cfg), thresholds, gallery, backlight)
+        return cls(
+            detector, embedder, quality_limits(cfg), thresholds, gallery, backlight, enrol_embedder=enrol
+        )
 
     # The gallery is replaced as a whole; readers take one reference per call, so a swap in
     # another thread never shows them a half-updated matrix.
@@ -171,6 +192,21 @@ class Recognizer:
     def judge(self, detection: Detection, aligned: ImageArray, image_shape: tuple[int, ...]) -> Quality:
         return assess(detection, aligned, image_shape, self.limits)
 
+    @property
+    def enrol_embedder(self) -> SFaceEmbedder:
+        """The embedder that makes templates: the float model when identification runs int8."""
+        if self._enrol_factory is None:
+            return self.embedder
+        if self._enrol_embedder is None:
+            emb = self._enrol_factory()
+            if emb.model_info.model_id != self.model_id:
+                raise ValueError(
+                    f"enrolment model {emb.model_info.model_id!r} writes other templates than "
+                    f"the identification model {self.model_id!r}"
+                )
+            self._enrol_embedder = emb
+        return self._enrol_embedder
+
     def embed(self, candidates: list[FaceCandidate]) -> FloatArray:
         if not candidates:
             return np.zeros((0, 128), np.float32)
@@ -215,4 +251,4 @@ class Recognizer:
                 "low_quality",
                 f"{name}: face rejected by the quality gate ({', '.join(cand.quality.reasons)})",
             )
-        return self.embed([cand])[0], cand.quality
+        return self.enrol_embedder.embed(cand.aligned[None])[0], cand.quality

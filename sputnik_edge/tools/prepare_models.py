@@ -15,11 +15,16 @@ and SFace lists its 145 initialisers as graph inputs, which OpenCV 5 refuses. He
 * check the result with ``onnx.checker`` and against the original with onnxruntime, then write
   ``yunet.onnx``, ``sface.onnx``, ``MANIFEST`` (TOML) and the licence texts' references;
 * copy BlazeFace (the optional detector of the ``mediapipe`` extra) verbatim from a mediapipe 0.10
-  wheel, checked against its pinned sha256.
+  wheel, checked against its pinned sha256;
+* build ``sface_int8.onnx``, the default embedder: SFace statically quantised to int8 (QDQ,
+  per-channel) on aligned faces of the dev videos (``quantize_sface``; needs the face data,
+  ``--faces-dir`` or ``SPUTNIK_FACES_DIR``; without it the committed file is kept after a sha256
+  check against the committed MANIFEST).
 
 Needs the ``onnx`` package (a dev dependency); the runtime only reads the prepared files.
 
     python -m sputnik_edge.tools.prepare_models [--out models] [--source PATH] [--blazeface-source PATH]
+        [--faces-dir DIR]
 """
 
 from __future__ import annotations
@@ -44,7 +49,9 @@ from sputnik_edge.tools.onnx_surgery import (
     make_dynamic,
     rewrite_prelu,
 )
+from sputnik_edge.tools.paths import default_faces_dir
 from sputnik_edge.tools.prepare_landmarks import landmark_entry
+from sputnik_edge.tools.quantize_sface import SFACE_INT8, sface_int8
 
 __all__ = ["BLAZEFACE", "RECIPES", "PrepareError", "main", "prepare_models", "read_blazeface", "run_original"]
 
@@ -341,7 +348,10 @@ def render_manifest(entries: Sequence[dict[str, object]]) -> str:
 
 
 def prepare_models(
-    out_dir: Path, source: Path | None = None, blazeface_source: Path | None = None
+    out_dir: Path,
+    source: Path | None = None,
+    blazeface_source: Path | None = None,
+    faces_dir: Path | None = None,
 ) -> list[Path]:
     """Write the prepared models and MANIFEST into ``out_dir``; returns the written paths."""
     sources, version = read_sources(source)
@@ -399,6 +409,36 @@ def prepare_models(
     mesh_paths, mesh_entry = landmark_entry(out_dir, blazeface_source, shipped.parent)
     written += mesh_paths
     entries.append(mesh_entry)
+    embedder = next(r for r in RECIPES if r.name == "embedder")
+    int8, quantised = sface_int8(
+        sources[embedder.source_file],
+        (embedder.dynamic_inputs, embedder.dynamic_outputs),
+        out_dir / "yunet.onnx",
+        faces_dir or default_faces_dir(),
+        shipped.parent,
+    )
+    path = out_dir / SFACE_INT8.out_file
+    path.write_bytes(int8)
+    written.append(path)
+    log.info("model_written", model=SFACE_INT8.name, path=str(path), quantised=quantised)
+    entries.append(
+        {
+            "name": SFACE_INT8.name,
+            "model_id": SFACE_INT8.model_id,
+            "file": SFACE_INT8.out_file,
+            "sha256": sha256_bytes(int8),
+            "source_package": SOURCE_PACKAGE,
+            "source_version": version,
+            "source_file": embedder.source_file,
+            "source_sha256": sha256_bytes(sources[embedder.source_file]),
+            "upstream": embedder.upstream,
+            "licence": embedder.licence,
+            "licence_file": embedder.licence_file,
+            "input_size": list(embedder.input_size),
+            "template_model_id": embedder.model_id,
+            "note": SFACE_INT8.note,
+        }
+    )
     manifest = out_dir / MANIFEST_NAME
     manifest.write_text(render_manifest(entries), encoding="utf-8")
     written.append(manifest)
@@ -421,9 +461,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="mediapipe 0.10 wheel or folder holding the BlazeFace model (default: installed "
         "mediapipe, else the copy already in models/)",
     )
+    parser.add_argument(
+        "--faces-dir",
+        type=Path,
+        default=None,
+        help="face data with the dev videos that calibrate the int8 SFace (default: "
+        "$SPUTNIK_FACES_DIR, else ../shared/faces; without them the committed file is kept)",
+    )
     args = parser.parse_args(argv)
     try:
-        paths = prepare_models(args.out, args.source, args.blazeface_source)
+        paths = prepare_models(args.out, args.source, args.blazeface_source, args.faces_dir)
     except (PrepareError, OSError) as exc:
         print(f"prepare failed: {exc}", file=sys.stderr)
         return 2

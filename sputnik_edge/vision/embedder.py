@@ -10,7 +10,7 @@ import numpy.typing as npt
 import structlog
 
 from sputnik_edge.vision.align import AnyImage
-from sputnik_edge.vision.models import ModelError, file_sha256, load_manifest
+from sputnik_edge.vision.models import ModelError, ModelSpec, file_sha256, load_manifest, template_model_id
 from sputnik_edge.vision.onnx import create_session
 from sputnik_edge.vision.types import FloatArray, ModelInfo
 
@@ -42,23 +42,28 @@ class SFaceEmbedder:
         dim = self._session.get_outputs()[0].shape[-1]
         self.dim = dim if isinstance(dim, int) else 128
         self._sha256 = file_sha256(self.model_path)
-        self._model_id = model_id or self._manifest_model_id() or self.model_path.stem
+        spec = self._manifest_spec()
+        # Templates are keyed by the embedding space, which an int8 variant shares with its float
+        # model; the file's own id is reported beside it.
+        self._model_id = model_id or (template_model_id(spec) if spec else self.model_path.stem)
+        self._variant = spec.model_id if spec else self._model_id
         self.embed(np.zeros((1, *self.input_hw, 3), dtype=np.uint8))
         log.info(
             "embedder_ready",
             model=self.model_path.name,
             model_id=self._model_id,
+            variant=self._variant,
             dynamic_batch=self._dynamic_batch,
         )
 
-    def _manifest_model_id(self) -> str | None:
+    def _manifest_spec(self) -> ModelSpec | None:
         try:
             specs = load_manifest(self.model_path.parent)
         except ModelError:
             return None
         for spec in specs.values():
             if spec.file == self.model_path.name and spec.sha256 == self._sha256:
-                return spec.model_id
+                return spec
         return None
 
     @property
@@ -67,7 +72,11 @@ class SFaceEmbedder:
             model_id=self._model_id,
             file=self.model_path.name,
             sha256=self._sha256,
-            extra={"dim": str(self.dim), "input": f"{self.input_hw[1]}x{self.input_hw[0]}"},
+            extra={
+                "dim": str(self.dim),
+                "input": f"{self.input_hw[1]}x{self.input_hw[0]}",
+                "variant": self._variant,
+            },
         )
 
     def _stack(self, crops: Sequence[AnyImage] | AnyImage) -> npt.NDArray[np.uint8]:

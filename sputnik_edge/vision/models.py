@@ -66,6 +66,18 @@ def detector_model_name(detector: str) -> str:
     return "blazeface" if detector == "blazeface" else "detector"
 
 
+def embedder_model_name(precision: str) -> str:
+    """Manifest entry of a ``recognition.embedder_precision`` choice."""
+    return "embedder" if precision == "float32" else "embedder_int8"
+
+
+def template_model_id(spec: ModelSpec) -> str:
+    """The model id templates are stored under: an embedder variant whose embeddings are
+    interchangeable with another model's (the int8 SFace with the float one) names that model as
+    ``template_model_id``, so devices on either variant share one gallery."""
+    return str(spec.extra.get("template_model_id") or spec.model_id)
+
+
 def default_models_dir() -> Path:
     """``models/`` of a source checkout (editable install), else the copy a wheel installs
     under ``<prefix>/share/sputnik-edge/models``."""

@@ -12,7 +12,13 @@ from sputnik_edge.api.context import DeviceContext, device_context
 from sputnik_edge.api.errors import JSON_ERRORS_OF_TEXT_ROUTE
 from sputnik_edge.api.schemas import HealthOut, InfoOut
 from sputnik_edge.config import Settings
-from sputnik_edge.vision.models import default_models_dir, detector_model_name, load_manifest
+from sputnik_edge.vision.models import (
+    default_models_dir,
+    detector_model_name,
+    embedder_model_name,
+    load_manifest,
+    template_model_id,
+)
 
 router = APIRouter()
 Ctx = Annotated[DeviceContext, Depends(device_context)]
@@ -35,10 +41,13 @@ def models_in_use(settings: Settings) -> dict[str, dict[str, Any]]:
     models_dir = settings.recognition.models_dir or default_models_dir()
     manifest = load_manifest(models_dir)
     return {
-        role: {"model_id": spec.model_id, "file": spec.file, "sha256": spec.sha256}
+        role: {"model_id": template_model_id(spec), "file": spec.file, "sha256": spec.sha256}
         for role, spec in (
             ("detector", manifest[detector_model_name(settings.recognition.detector)]),
-            ("embedder", manifest["embedder"]),
+            ("embedder", manifest[embedder_model_name(settings.recognition.embedder_precision)]),
+            # model_id is the template space (what galleries are keyed by), shared by both
+            # precisions; templates are made by the float model when identification runs int8.
+            ("enrolment_embedder", manifest["embedder"]),
         )
     }
 

@@ -19,7 +19,13 @@ from sputnik_edge.central.schema import devices
 from sputnik_edge.office.context import OfficeState
 from sputnik_edge.office.deps import AnyUser, State
 from sputnik_edge.office.routes.common import AUTH_ERRORS
-from sputnik_edge.vision.models import default_models_dir, detector_model_name, load_manifest
+from sputnik_edge.vision.models import (
+    default_models_dir,
+    detector_model_name,
+    embedder_model_name,
+    load_manifest,
+    template_model_id,
+)
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
@@ -101,10 +107,13 @@ def _models(state: State) -> dict[str, ModelOut]:
     cfg = state.settings.recognition
     manifest = load_manifest(cfg.models_dir or default_models_dir())
     return {
-        role: ModelOut(model_id=spec.model_id, file=spec.file, sha256=spec.sha256)
+        role: ModelOut(model_id=template_model_id(spec), file=spec.file, sha256=spec.sha256)
         for role, spec in (
             ("detector", manifest[detector_model_name(cfg.detector)]),
-            ("embedder", manifest["embedder"]),
+            ("embedder", manifest[embedder_model_name(cfg.embedder_precision)]),
+            # model_id is the template space (what galleries are keyed by), shared by both
+            # precisions; templates are made by the float model when identification runs int8.
+            ("enrolment_embedder", manifest["embedder"]),
         )
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sputnik_edge.tools.bench.fleet_report import console_fleet
 from sputnik_edge.tools.bench.formatting import ms_cells, num, verdict
+from sputnik_edge.tools.bench.imagesets_report import console_embedders, console_imagesets
 from sputnik_edge.tools.bench.results import (
     STAGE_NAMES,
     STAGE_UNIT,
@@ -130,6 +131,10 @@ def format_report(result: BenchResult) -> str:
         from sputnik_edge.tools.bench.backlight_results import md_backlight
 
         lines += ["\nbacklight", md_backlight(s.backlight)]
+    if s.imagesets is not None:
+        lines += console_imagesets(s.imagesets)
+    if s.embedders is not None:
+        lines += console_embedders(s.embedders)
     for name, err in result.errors.items():
         lines.append(f"\n{name}: {err}")
     if result.targets:

@@ -30,6 +30,8 @@ SECTIONS = (
     "fleet",
     "backlight",
     "liveness",
+    "imagesets",
+    "embedders",
 )
 RESOLUTIONS = ((640, 360), (1280, 720), (1920, 1080))
 CLIP = "video/short_hamilton_clip.mp4"

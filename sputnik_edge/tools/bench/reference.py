@@ -5,9 +5,11 @@ machine noise; the embedder's overhead over a bare onnxruntime call; accuracy on
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
+from sputnik_edge.recognition.recognizer import Recognizer
 from sputnik_edge.tools.bench.accuracy import face_recognition_module, reference_accuracy
 from sputnik_edge.tools.bench.context import BenchContext, BenchError, progress
 from sputnik_edge.tools.bench.results import (
@@ -98,7 +100,7 @@ def _row(name: str, img: np.ndarray, t: _Timings, fr: bool) -> ReferenceImage:
     )
 
 
-def _summary(rows: list[ReferenceImage], pipelines: list[str]) -> ReferenceSummary:
+def summarize_rows(rows: list[ReferenceImage], pipelines: list[str]) -> ReferenceSummary:
     # Sums of the per-image medians (in ms, as rounded in the rows).
     totals = {p: sum(r.ms(p) for r in rows) for p in pipelines}
     faces = {p: sum(r.faces(p) for r in rows) for p in pipelines}
@@ -128,6 +130,57 @@ def _summary(rows: list[ReferenceImage], pipelines: list[str]) -> ReferenceSumma
     )
 
 
+def time_pipelines(
+    rec: Recognizer,
+    ref: ReferencePipeline,
+    fr: Any,
+    images: list[tuple[str, np.ndarray]],
+    rounds: int,
+    bar: Any,
+) -> tuple[list[ReferenceImage], list[np.ndarray]]:
+    """Per-image rows of every pipeline on ``images``, interleaved image by image for ``rounds``
+    rounds (``fr``: the face_recognition module or None); also the crops ours aligned."""
+    # Warm every pipeline once so first-call allocations are not timed.
+    warm = images[0][1]
+    rec.embedder.embed(np.stack([rec.align(warm, d) for d in rec.detect(warm)] or [_BLANK_FACE]))
+    for row in ref.detect(warm):
+        ref.embed(warm, row)
+    if fr is not None:
+        fr.face_encodings(np.ascontiguousarray(warm[:, :, ::-1]))
+
+    timings = {name: _Timings() for name, _ in images}
+    crops: list[np.ndarray] = []
+    for r in range(rounds):
+        for name, img in images:
+            t = timings[name]
+            # ours: the recogniser's detect and align, one batched embed
+            t0 = time.perf_counter()
+            dets = rec.detect(img)
+            t1 = time.perf_counter()
+            aligned = [rec.align(img, d) for d in dets]
+            if aligned:
+                rec.embedder.embed(np.stack(aligned))
+            t.add("ours", t0, t1, time.perf_counter(), len(dets))
+            if r == 0:
+                crops.extend(aligned)
+            # OpenCV Zoo: FaceDetectorYN + alignCrop + FaceRecognizerSF features, one face at a time
+            t0 = time.perf_counter()
+            rows = ref.detect(img)
+            t1 = time.perf_counter()
+            for row in rows:
+                ref.embed(img, row)
+            t.add("opencv_zoo", t0, t1, time.perf_counter(), len(rows))
+            if fr is not None:
+                rgb = np.ascontiguousarray(img[:, :, ::-1])
+                t0 = time.perf_counter()
+                locs = fr.face_locations(rgb)
+                t1 = time.perf_counter()
+                fr.face_encodings(rgb, locs)
+                t.add("face_recognition", t0, t1, time.perf_counter(), len(locs))
+            bar.update(1)
+    return [_row(name, img, timings[name], fr is not None) for name, img in images], crops
+
+
 def bench_reference(ctx: BenchContext) -> ReferenceResult:
     rec = ctx.recognizer()
     try:
@@ -139,53 +192,14 @@ def bench_reference(ctx: BenchContext) -> ReferenceResult:
     images = [(name, decode_image(data, name=name).image) for name, data in photos]
     rounds = ctx.iterations(3, 1)
 
-    # Warm every pipeline once so first-call allocations are not timed.
-    warm = images[0][1]
-    rec.embedder.embed(np.stack([rec.align(warm, d) for d in rec.detect(warm)] or [_BLANK_FACE]))
-    for row in ref.detect(warm):
-        ref.embed(warm, row)
-    if fr is not None:
-        fr.face_encodings(np.ascontiguousarray(warm[:, :, ::-1]))
-
-    timings = {name: _Timings() for name, _ in images}
-    crops: list[np.ndarray] = []
     with progress(rounds * len(images), "reference", ctx.progress) as bar:
-        for r in range(rounds):
-            for name, img in images:
-                t = timings[name]
-                # ours: the recogniser's detect and align, one batched embed
-                t0 = time.perf_counter()
-                dets = rec.detect(img)
-                t1 = time.perf_counter()
-                aligned = [rec.align(img, d) for d in dets]
-                if aligned:
-                    rec.embedder.embed(np.stack(aligned))
-                t.add("ours", t0, t1, time.perf_counter(), len(dets))
-                if r == 0:
-                    crops.extend(aligned)
-                # OpenCV Zoo: FaceDetectorYN + alignCrop + FaceRecognizerSF features, one face at a time
-                t0 = time.perf_counter()
-                rows = ref.detect(img)
-                t1 = time.perf_counter()
-                for row in rows:
-                    ref.embed(img, row)
-                t.add("opencv_zoo", t0, t1, time.perf_counter(), len(rows))
-                if fr is not None:
-                    rgb = np.ascontiguousarray(img[:, :, ::-1])
-                    t0 = time.perf_counter()
-                    locs = fr.face_locations(rgb)
-                    t1 = time.perf_counter()
-                    fr.face_encodings(rgb, locs)
-                    t.add("face_recognition", t0, t1, time.perf_counter(), len(locs))
-                bar.update(1)
-
+        rows_out, crops = time_pipelines(rec, ref, fr, images, rounds, bar)
     pipelines = ["ours", "opencv_zoo"] + (["face_recognition"] if fr is not None else [])
-    rows_out = [_row(name, img, timings[name], fr is not None) for name, img in images]
     return ReferenceResult(
         images=len(images),
         rounds=rounds,
         ratio_definition="reference_ms / ours_ms (above 1: ours is faster)",
-        summary=_summary(rows_out, pipelines),
+        summary=summarize_rows(rows_out, pipelines),
         per_image=rows_out,
         face_recognition=FaceRecognitionInfo(
             available=fr is not None,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sputnik_edge.tools.bench.backlight_results import md_backlight, plot_score_floors
 from sputnik_edge.tools.bench.fleet_report import fleet_markdown, md_fleet
+from sputnik_edge.tools.bench.imagesets_report import md_embedders, md_imagesets
 from sputnik_edge.tools.bench.liveness_report import md_liveness
 from sputnik_edge.tools.bench.markdown import (
     md_central,
@@ -238,6 +239,27 @@ def build_markdown(r: BenchResult, plots: dict[str, str], findings: str | None) 
             md_reference(s.reference),
             "",
             f"![reference]({plots.get('reference', '')})",
+            "",
+        ]
+    if s.imagesets is not None:
+        lines += [
+            "## Small and large photos: per image and per face",
+            "",
+            "Ours, the OpenCV Zoo reference and face_recognition on two image sets, interleaved "
+            f"image by image ({s.imagesets.ratio_definition}). Per face: each pipeline's time "
+            "divided by the faces it found itself.",
+            "",
+            md_imagesets(s.imagesets),
+            "",
+        ]
+    if s.embedders is not None:
+        lines += [
+            "## SFace candidates: precision and session options",
+            "",
+            "Bare `session.run` on the same aligned crops, all candidates in one process, "
+            "interleaved; one option changed at a time on top of the daemon's.",
+            "",
+            md_embedders(s.embedders),
             "",
         ]
     if s.stream is not None:

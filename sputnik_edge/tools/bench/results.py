@@ -15,6 +15,7 @@ from typing import Any
 from sputnik_edge.tools.bench.backlight_results import BacklightResult
 from sputnik_edge.tools.bench.codec import FLAT, OMIT, from_json, json_key, to_json
 from sputnik_edge.tools.bench.fleet_results import FleetResult
+from sputnik_edge.tools.bench.imagesets_results import EmbedderCandidates, ImageSetsResult
 from sputnik_edge.tools.bench.liveness import LivenessBenchResult
 from sputnik_edge.tools.bench.stats import Stats
 
@@ -405,6 +406,8 @@ class Sections:
     fleet: FleetResult | None = field(default=None, metadata=OMIT)
     backlight: BacklightResult | None = field(default=None, metadata=OMIT)
     liveness: LivenessBenchResult | None = field(default=None, metadata=OMIT)
+    imagesets: ImageSetsResult | None = field(default=None, metadata=OMIT)
+    embedders: EmbedderCandidates | None = field(default=None, metadata=OMIT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

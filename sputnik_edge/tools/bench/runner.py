@@ -17,7 +17,9 @@ from sputnik_edge.tools.bench.backlight import bench_backlight
 from sputnik_edge.tools.bench.central import bench_central
 from sputnik_edge.tools.bench.context import SECTIONS, BenchContext, BenchError
 from sputnik_edge.tools.bench.detectors import bench_detectors
+from sputnik_edge.tools.bench.embedders import bench_embedders
 from sputnik_edge.tools.bench.fleet import bench_fleet
+from sputnik_edge.tools.bench.imagesets import bench_imagesets
 from sputnik_edge.tools.bench.liveness import bench_liveness
 from sputnik_edge.tools.bench.machine import loadavg, machine_info
 from sputnik_edge.tools.bench.match import bench_match
@@ -47,9 +49,13 @@ RUNNERS: dict[str, Callable[[BenchContext], Any]] = {
     "fleet": bench_fleet,
     "backlight": bench_backlight,
     "liveness": bench_liveness,
+    "imagesets": bench_imagesets,
+    "embedders": bench_embedders,
 }
 # Sections that read the dev face data (the others make their own inputs).
-NEEDS_FACES = frozenset({"stages", "reference", "stream", "memory", "backlight", "liveness"})
+NEEDS_FACES = frozenset(
+    {"stages", "reference", "stream", "memory", "backlight", "liveness", "imagesets", "embedders"}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -249,7 +249,8 @@ def test_identify_json_shape_and_unreadable_image(
         assert face["quality"]["reasons"] == []
         assert face["decision"] == "match"
         assert face["employee_id"] == identity
-        assert face["similarity"] == pytest.approx(1.0, abs=1e-3)  # the enrolment photo itself
+        # The enrolment photo itself: its float template against its int8 probe (README "Models").
+        assert 0.9 <= face["similarity"] <= 1.0001
 
 
 def test_identify_text_output_and_errors_on_stderr(

@@ -58,9 +58,9 @@ def test_healthy_device(tmp_path: Path, capsys: pytest.CaptureFixture[str], face
 def test_each_failure_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str], models_dir: Path) -> None:
     broken = tmp_path / "models"
     shutil.copytree(models_dir, broken)
-    data = bytearray((broken / "sface.onnx").read_bytes())
+    data = bytearray((broken / "sface_int8.onnx").read_bytes())
     data[-1] ^= 0xFF  # one flipped byte: the sha256 no longer matches the manifest
-    (broken / "sface.onnx").write_bytes(bytes(data))
+    (broken / "sface_int8.onnx").write_bytes(bytes(data))
     config = write_config(
         tmp_path,
         recognition={"models_dir": str(broken)},
@@ -71,6 +71,7 @@ def test_each_failure_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert code == 1
     assert parts["model detector"].startswith("ok")
     assert parts["model embedder"].startswith("FAIL") and "sha256" in parts["model embedder"]
+    assert parts["model enrolment embedder"].startswith("ok")  # the float file is intact
     assert parts["camera gone"].startswith("FAIL") and "secret" not in parts["camera gone"]
     assert parts["central"].startswith("FAIL") and "secret" not in parts["central"]
     assert "127.0.0.1:9" in parts["central"]

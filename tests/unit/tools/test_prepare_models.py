@@ -102,6 +102,7 @@ def test_prepare_is_reproducible(tmp_path: Path, models_dir: Path) -> None:
         "face_landmark.onnx",
         "face_landmark.tflite",
         "sface.onnx",
+        "sface_int8.onnx",
         "yunet.onnx",
     ]
     ours = load_manifest(tmp_path)
@@ -136,8 +137,10 @@ def test_blazeface_from_wheel_is_copied_verbatim(tmp_path: Path, models_dir: Pat
     wheel = _fake_wheel(tmp_path / "mediapipe-0.10.14-cp311-none-any.whl", shipped)
     assert read_blazeface(wheel) == shipped
     out = tmp_path / "out"
-    prepare_models(out, blazeface_source=wheel)
+    # Without face data the int8 SFace is not re-quantised: the committed file is kept, checked.
+    prepare_models(out, blazeface_source=wheel, faces_dir=tmp_path / "no-faces")
     assert (out / BLAZEFACE.out_file).read_bytes() == shipped
+    assert (out / "sface_int8.onnx").read_bytes() == (models_dir / "sface_int8.onnx").read_bytes()
     spec = load_manifest(out)["blazeface"]
     assert spec.sha256 == spec.source_sha256 == BLAZEFACE.source_sha256
     assert (spec.source_package, spec.licence, spec.input_size) == ("mediapipe", "Apache-2.0", (192, 192))
@@ -158,3 +161,24 @@ def test_blazeface_with_other_bytes_or_missing_is_refused(
     assert main(["--out", str(out), "--blazeface-source", str(wheel)]) == 2
     assert "expected" in capsys.readouterr().err
     assert not (out / "MANIFEST").exists()
+
+
+def test_int8_without_face_data_refuses_a_tampered_committed_copy(tmp_path: Path, models_dir: Path) -> None:
+    from sputnik_edge.tools.quantize_sface import sface_int8
+
+    committed = tmp_path / "committed"
+    committed.mkdir()
+    (committed / "MANIFEST").write_bytes((models_dir / "MANIFEST").read_bytes())
+    data = bytearray((models_dir / "sface_int8.onnx").read_bytes())
+    (committed / "sface_int8.onnx").write_bytes(bytes(data))
+    dynamic = ({0: "batch"}, {0: "batch"})
+    no_faces = tmp_path / "no-faces"
+    kept, quantised = sface_int8(b"", dynamic, models_dir / "yunet.onnx", no_faces, committed)
+    assert kept == bytes(data) and quantised is False
+    data[-1] ^= 0xFF
+    (committed / "sface_int8.onnx").write_bytes(bytes(data))
+    with pytest.raises(PrepareError, match="does not match its MANIFEST sha256"):
+        sface_int8(b"", dynamic, models_dir / "yunet.onnx", no_faces, committed)
+    (committed / "sface_int8.onnx").unlink()
+    with pytest.raises(PrepareError, match="SPUTNIK_FACES_DIR"):
+        sface_int8(b"", dynamic, models_dir / "yunet.onnx", no_faces, committed)

