@@ -165,7 +165,11 @@ def assign_day(at: datetime, kind: str, schedule: Schedule | None, tz: tzinfo) -
 
 def event_span(start_day: date, end_day: date, tz: tzinfo) -> tuple[datetime, datetime]:
     """The UTC span [since, until) of events that can land on rows start_day..end_day: what the
-    caller should fetch so night shifts and window edges are complete."""
-    since = local_instant(start_day, time(0), tz) - SHIFT_WINDOW_BEFORE
-    until = local_instant(end_day + timedelta(days=2), time(0), tz) + SHIFT_WINDOW_AFTER
+    caller should fetch so night shifts and window edges are complete. Days at the ends of the
+    calendar (year 1 or 9999) have no such span: ValueError, which the routes answer with 422."""
+    try:
+        since = local_instant(start_day, time(0), tz) - SHIFT_WINDOW_BEFORE
+        until = local_instant(end_day + timedelta(days=2), time(0), tz) + SHIFT_WINDOW_AFTER
+    except OverflowError:
+        raise ValueError(f"day out of range: {start_day.isoformat()}..{end_day.isoformat()}") from None
     return since, until

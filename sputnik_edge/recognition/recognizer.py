@@ -177,7 +177,7 @@ class Recognizer:
 
     def _candidates(self, source: ImageArray, frame: ImageArray, *, enhanced: bool) -> list[FaceCandidate]:
         out = []
-        for det in self.detector.detect(source):
+        for det in self.detect(source):
             aligned = self.align(source, det)
             out.append(FaceCandidate(det, aligned, self.judge(det, aligned, frame.shape), enhanced))
         return out

@@ -17,12 +17,19 @@ from sputnik_edge.vision.types import Detection
 
 def face_recognition_module() -> tuple[Any, str | None]:
     """The ``face_recognition`` library (installed by hand, never a dependency), or why not."""
+    from PIL import ImageFile
+
+    # Its import sets Pillow's process-wide LOAD_TRUNCATED_IMAGES, which would make our image
+    # validation (vision.imageio) accept truncated JPEGs in the same process: put it back.
+    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
     try:
         import face_recognition
     except Exception as exc:  # ImportError, or its model package missing (it exits / raises)
         return None, f"face_recognition not importable: {type(exc).__name__}: {exc}"
     except SystemExit as exc:
         return None, str(exc) or "face_recognition not importable"
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = truncated
     return face_recognition, None
 
 

@@ -63,7 +63,15 @@ class TimedRecognizer(Recognizer):
     """The given recogniser's parts; each step the engine calls is timed, none is changed."""
 
     def __init__(self, base: Recognizer, clock: StageClock) -> None:
-        super().__init__(base.detector, base.embedder, base.limits, base.thresholds, base.gallery)
+        super().__init__(
+            base.detector,
+            base.embedder,
+            base.limits,
+            base.thresholds,
+            base.gallery,
+            base.backlight,
+            enrol_embedder=base._enrol_factory,
+        )
         self.clock = clock
 
     def detect(self, image: ImageArray) -> list[Detection]:

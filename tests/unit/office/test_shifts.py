@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
+
 from sputnik_edge.office.shifts import (
     SHIFT_WINDOW_AFTER,
     SHIFT_WINDOW_BEFORE,
@@ -146,3 +148,10 @@ def test_a_long_shift_reaches_two_calendar_days_ahead() -> None:
     assert where.day == mon and where.counted
     # At 01:00 the window has closed: Wednesday is off, so it is presence on Wednesday.
     assert assign_day(local(MSK, wed, 1), "check_out", long_monday, MSK).day == wed
+
+
+@pytest.mark.parametrize("day", [date.min, date.max])
+def test_event_span_at_the_ends_of_the_calendar_is_a_value_error(day: date) -> None:
+    # The office's daily and timesheet answer a ValueError with 422 (found by the API fuzz: a 500).
+    with pytest.raises(ValueError, match="day out of range"):
+        event_span(day, day, MSK)
