@@ -26,7 +26,10 @@ def observe(
             cands = rec.analyze(img)
             # Weak detections (a poster, a reflection) do not count as a second person, as for photos.
             strong = [c for c in cands if c.detection.score >= rec.limits.min_det_score]
-            emb = rec.embed(strong)[0] if len(strong) == 1 and strong[0].quality.ok else None
+            # The enrolment embedder (the float model when identification runs int8): these
+            # embeddings become templates, kept for years, as from `enroll` with a photo.
+            usable = len(strong) == 1 and strong[0].quality.ok
+            emb = rec.enrol_embedder.embed(strong[0].aligned[None])[0] if usable else None
         if emb is not None:
             q = strong[0].quality
             out.append(FrameObservation(i, 1, (), q.score, q.yaw, emb))

@@ -45,6 +45,14 @@ def test_spoof_suspected_is_stored_but_is_not_presence(central_store: CentralSto
     # The 06:00 and 19:00 spoofs move neither the first in nor the last out.
     assert day.first_in == datetime(2024, 1, 10, 8, 0)
     assert day.last_out is None
+    assert day.events == 1  # the spoof attempts are not in the view at all
+
+
+def test_a_day_of_only_spoof_attempts_has_no_daily_row(central_store: CentralStore) -> None:
+    central_store.push_events([_event("spoof_suspected", datetime(2024, 1, 11, 9, 0, tzinfo=UTC))])
+    with central_store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT * FROM attendance_daily WHERE employee_id = 'e1'")).all()
+    assert rows == []
 
 
 def test_downgrade_to_0003_drops_spoof_events_then_upgrades_again(empty_db_url: str) -> None:
