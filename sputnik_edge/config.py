@@ -98,6 +98,9 @@ class RecognitionSection(StrictModel):
     min_brightness: float = Field(default=40, ge=0, le=255)
     max_brightness: float = Field(default=220, ge=0, le=255)
     threads: int = Field(default=0, ge=0, le=64)  # onnxruntime intra-op threads; 0 = auto
+    # onnxruntime's pool spins between the operators of one run and sleeps after it: a faster
+    # back-to-back embed, but more CPU and a longer p90 at a door's frame rate (README "Speed").
+    spin_within_run: bool = False
     # A second detector pass on a contrast-enhanced copy of backlit frames (bright window behind
     # the person) when the first found no usable face.
     backlight_pass: bool = True

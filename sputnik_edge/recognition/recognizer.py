@@ -76,6 +76,7 @@ def create_detector(cfg: RecognitionSection, models_dir: Path) -> FaceDetector:
         nms_threshold=cfg.nms_threshold,
         max_side=cfg.detect_max_side,
         threads=cfg.threads,
+        spin_within_run=cfg.spin_within_run,
     )
 
 
@@ -127,7 +128,8 @@ class Recognizer:
         name = embedder_model_name(cfg.embedder_precision)
         verify(models_dir, name)
         manifest = load_manifest(models_dir)
-        embedder = SFaceEmbedder(models_dir / manifest[name].file, threads=cfg.threads)
+        spin = cfg.spin_within_run
+        embedder = SFaceEmbedder(models_dir / manifest[name].file, threads=cfg.threads, spin_within_run=spin)
         thresholds = Thresholds(cfg.match_threshold, cfg.low_confidence_threshold, cfg.min_margin)
         enrol = None
         if name != "embedder":
@@ -135,7 +137,9 @@ class Recognizer:
             # whatever precision identifies: a gallery never depends on that setting. Loaded on
             # first use: a door device that never enrols never holds it.
             def enrol() -> SFaceEmbedder:
-                return SFaceEmbedder(verify(models_dir, "embedder"), threads=cfg.threads)
+                return SFaceEmbedder(
+                    verify(models_dir, "embedder"), threads=cfg.threads, spin_within_run=spin
+                )
 
         backlight = BacklightSettings() if cfg.backlight_pass else None
         return cls(

@@ -51,6 +51,7 @@ class YuNetDetector:
         top_k: int = 5000,
         max_side: int = 640,
         threads: int = 0,
+        spin_within_run: bool = False,
     ) -> None:
         check_thresholds(score_threshold, nms_threshold)
         if top_k < 1:
@@ -62,7 +63,7 @@ class YuNetDetector:
         self.top_k = top_k
         self.max_side = max_side
         self.model_path = Path(model_path)
-        self._session = create_session(self.model_path, threads)
+        self._session = create_session(self.model_path, threads, spin_within_run=spin_within_run)
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
         # A graph with fixed H/W (e.g. the unprepared file) gets every image letterboxed into it.

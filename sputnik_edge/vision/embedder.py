@@ -24,9 +24,16 @@ class SFaceEmbedder:
     0, swapRB=True)``: RGB channel order, raw 0..255 values as float32, NCHW.
     """
 
-    def __init__(self, model_path: Path, threads: int = 0, model_id: str | None = None) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        threads: int = 0,
+        model_id: str | None = None,
+        *,
+        spin_within_run: bool = False,
+    ) -> None:
         self.model_path = Path(model_path)
-        self._session = create_session(self.model_path, threads)
+        self._session = create_session(self.model_path, threads, spin_within_run=spin_within_run)
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
         self._output_name = self._session.get_outputs()[0].name

@@ -21,8 +21,13 @@ def release_freed_heap() -> None:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def create_session(path: Path, threads: int = 0) -> ort.InferenceSession:
+def create_session(path: Path, threads: int = 0, *, spin_within_run: bool = False) -> ort.InferenceSession:
     """CPU-only session; ``threads`` = 0 lets onnxruntime use one thread per physical core.
+
+    ``spin_within_run``: the pool's threads spin between the operators of one run and go to sleep
+    when the run ends (``session.force_spinning_stop``). For SFace's ~100 small operators that
+    waking cost is about a fifth of an embed back to back; between runs the pool sleeps. Off by
+    default: at a door's 10 fps it cost more CPU per frame and a longer p90 (README, "Speed").
 
     Sequential execution because these graphs are chains of convolutions: parallel branches would
     only add scheduling overhead, while intra-op threads split each convolution across cores. The
@@ -39,7 +44,9 @@ def create_session(path: Path, threads: int = 0) -> ort.InferenceSession:
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
     # Idle pool threads would otherwise spin on the cores the capture and HTTP threads need.
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin_within_run else "0")
+    if spin_within_run:
+        opts.add_session_config_entry("session.force_spinning_stop", "1")
     session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     release_freed_heap()
     return session

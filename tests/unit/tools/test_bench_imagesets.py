@@ -36,6 +36,7 @@ def test_imagesets_and_embedders_sections(tmp_path: Path, faces_dir: Path) -> No
     assert by_name["float32"].model == "sface.onnx" and by_name["int8"].model == "sface_int8.onnx"
     assert by_name["float32"].speedup_batch1 == 1.0
     assert [c.name for c in emb.candidates if c.kept] == ["int8"]
+    assert "recognition.spin_within_run" in by_name["int8, spin within run"].options  # the opt-in key
     assert all(c.ms_per_face_batch1 > 0 and c.ms_per_face_batch4 > 0 for c in emb.candidates)
 
     # The JSON reads back into the same records, and the report renders both sections.

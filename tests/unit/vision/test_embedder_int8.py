@@ -97,3 +97,27 @@ def test_enrolment_templates_come_from_the_float_model(
     int8 = default_recognizer.embed([cand])[0]
     assert np.allclose(template, flt, atol=1e-6)
     assert not np.allclose(template, int8, atol=1e-3)  # the identify path really runs int8
+
+
+def test_spin_within_run_is_opt_in_and_changes_no_embedding(
+    calib_crops: tuple[list[str], np.ndarray],
+) -> None:
+    """``recognition.spin_within_run`` only changes how the pool waits, so every calibration face
+    gets the bit-identical embedding, hence the same decisions (README "Speed")."""
+    _paths, crops = calib_crops
+    default = Recognizer.from_config(RecognitionSection())
+    spinning = Recognizer.from_config(RecognitionSection(spin_within_run=True))
+    for rec, spin in ((default, "0"), (spinning, "1")):
+        for session in (rec.embedder._session, rec.detector._session):  # type: ignore[attr-defined]
+            opts = session.get_session_options()
+            assert opts.get_session_config_entry("session.intra_op.allow_spinning") == spin
+    stop = spinning.embedder._session.get_session_options().get_session_config_entry(
+        "session.force_spinning_stop"
+    )
+    assert stop == "1"  # the pool sleeps again when the run ends
+    subset = crops[::7]
+    np.testing.assert_array_equal(spinning.embedder.embed(subset), default.embedder.embed(subset))
+    image = subset[0]
+    assert [d.landmarks.tolist() for d in spinning.detect(image)] == [
+        d.landmarks.tolist() for d in default.detect(image)
+    ]
