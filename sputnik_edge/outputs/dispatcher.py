@@ -40,15 +40,17 @@ class DispatchSettings:
 
 
 # The pipeline commits an event first and attaches its face crop a moment later: an output that
-# wants the crop waits this long for it on events that name no one (those are the ones with crops).
+# wants the crop waits this long for it on the kinds the pipeline keeps a crop of
+# (pipeline.engine: unknown / low_confidence, and spoof_suspected, which names whom it matched).
 SNAPSHOT_GRACE_S = 2.0
+SNAPSHOT_KINDS = frozenset({"unknown", "low_confidence", "spoof_suspected"})
 
 
 def settled(batch: list[StoredEvent], now: datetime) -> list[StoredEvent]:
     """``batch`` up to the first event whose snapshot may still be on its way."""
     for i, e in enumerate(batch):
         young = (now - e.event.captured_at).total_seconds() < SNAPSHOT_GRACE_S
-        if e.snapshot is None and e.event.employee_id is None and young:
+        if e.snapshot is None and e.event.kind in SNAPSHOT_KINDS and young:
             return batch[:i]
     return batch
 

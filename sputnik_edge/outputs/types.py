@@ -20,7 +20,7 @@ class Delivery:
 class DeviceState:
     """The device's state as MQTT publishes it (retained): camera states and the outbox backlog."""
 
-    cameras: dict[str, str] = field(default_factory=dict)  # camera id -> up | connecting | down
+    cameras: dict[str, str] = field(default_factory=dict)  # camera id -> starting | up | down | stopped
     backlog: int = 0
 
 

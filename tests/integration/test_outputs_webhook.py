@@ -46,6 +46,8 @@ DOCUMENTED = {
     "name",
     "similarity",
     "captured_at",
+    "track_id",
+    "liveness",
 }
 UNKNOWN_PHOTOS = [
     "images/barack_obama/obama.jpg",

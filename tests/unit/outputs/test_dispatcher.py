@@ -184,3 +184,36 @@ def test_an_output_wanting_crops_waits_briefly_for_them(store: LocalStore, tmp_p
     d.round(sink)
     assert sink.got == [unknown, old.event_id]
     assert "snapshot_jpeg_base64" not in sink.bodies[1]
+
+
+def test_a_spoof_suspected_event_waits_for_its_crop_though_it_names_someone(
+    store: LocalStore, tmp_path: Path
+) -> None:
+    """spoof_suspected names whom the face matched and gets its crop after the commit, like unknown."""
+    snaps = tmp_path / "snaps"
+    (snaps / "d").mkdir(parents=True)
+    (snaps / "d" / "s.jpg").write_bytes(b"\xff\xd8\xff-spoof")
+    sink = Receiver()
+    d = dispatcher(store, sink, tmp_path, filter=EventFilter(frozenset({"spoof_suspected"})))
+    d.s = dataclasses.replace(d.s, include_snapshot=True)
+    ev = AttendanceEvent(
+        new_event_id(), "door-1", "entrance", "spoof_suspected", "e1", "Ada", 0.8, datetime.now(UTC)
+    )
+    store.record_event(ev)
+    assert d.round(sink) == d.s.poll_s and sink.got == []
+    store.set_snapshot(ev.event_id, "d/s.jpg")
+    d.round(sink)
+    assert sink.got == [ev.event_id]
+    assert base64.b64decode(sink.bodies[0]["snapshot_jpeg_base64"]) == b"\xff\xd8\xff-spoof"
+
+
+def test_a_check_in_has_no_crop_to_wait_for(store: LocalStore, tmp_path: Path) -> None:
+    sink = Receiver()
+    d = dispatcher(store, sink, tmp_path)
+    d.s = dataclasses.replace(d.s, include_snapshot=True)
+    ev = AttendanceEvent(
+        new_event_id(), "door-1", "entrance", "check_in", "e1", "Ada", 0.8, datetime.now(UTC)
+    )
+    store.record_event(ev)
+    d.round(sink)
+    assert sink.got == [ev.event_id] and "snapshot_jpeg_base64" not in sink.bodies[0]
