@@ -19,7 +19,7 @@ import httpx
 
 from sputnik_edge import __version__
 from sputnik_edge.outputs.types import Delivery, DeviceState
-from sputnik_edge.redaction import redact_text, redact_url
+from sputnik_edge.redaction import redact_text, url_origin
 
 SIGNATURE_HEADER = "X-Sputnik-Signature"
 
@@ -49,7 +49,7 @@ class WebhookSink:
         self, url: str, secret: str, *, timeout_s: float, headers: Mapping[str, str] | None = None
     ) -> None:
         self.url = url
-        self.target = redact_url(url)  # what logs and errors may show
+        self.target = url_origin(url)  # what logs and errors may show: the path may be the secret
         self._secret = secret.encode()
         self._headers = dict(headers or {})
         # One bound for connect, read, write and pool: a receiver that hangs costs at most this.
@@ -68,7 +68,8 @@ class WebhookSink:
             try:
                 r = self._client.post(self.url, content=body, headers=headers)
             except httpx.HTTPError as exc:
-                return Delivery(i, f"{type(exc).__name__}: {redact_text(str(exc)) or 'no answer'}")
+                shown = redact_text(str(exc).replace(self.url, self.target))
+                return Delivery(i, f"{type(exc).__name__}: {shown or 'no answer'}")
             if not r.is_success:
                 return Delivery(i, f"HTTP {r.status_code} from {self.target}")
         return Delivery(len(payloads), None)
