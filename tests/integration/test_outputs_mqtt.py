@@ -117,6 +117,9 @@ def test_mqtt_every_event_across_broker_restart_and_sigkill(
         check_in = next(m.json() for m in sub.on(events_topic) if m.json()["kind"] == "check_in")
         assert check_in["employee_id"] == "lin_manuel_miranda" and check_in["device_id"] == DEVICE
         assert set(check_in) == DOCUMENTED
+        # liveness.mode defaults to monitor: the receiver gets the verdict, not the raw evidence.
+        assert set(check_in["liveness"]) == {"verdict", "score", "cues"}, check_in
+        assert isinstance(check_in["track_id"], int)
         assert sub.last(f"{base}/availability").payload == b"online"
 
         # Discovery: last person and camera state for the camera, the outbox backlog.
