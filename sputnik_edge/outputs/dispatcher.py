@@ -29,7 +29,7 @@ log = structlog.get_logger(__name__)
 class DispatchSettings:
     output_id: str
     kind: str
-    target: str  # for status and logs: credentials stripped
+    target: str  # for status and logs: scheme://host[:port]/… or host:port, no secrets
     filter: EventFilter
     include_snapshot: bool
     snapshots_dir: Path

@@ -46,7 +46,7 @@ class OutputStatus:
     last_error: str | None
     last_error_at: str | None
     failing: bool
-    target: str  # URL or host:port, credentials stripped
+    target: str  # scheme://host[:port]/… (path and query masked) or host:port
 
     def as_dict(self) -> dict[str, Any]:
         return {

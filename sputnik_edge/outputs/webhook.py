@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -68,11 +69,20 @@ class WebhookSink:
             try:
                 r = self._client.post(self.url, content=body, headers=headers)
             except httpx.HTTPError as exc:
-                shown = redact_text(str(exc).replace(self.url, self.target))
+                shown = self._hide(str(exc))
                 return Delivery(i, f"{type(exc).__name__}: {shown or 'no answer'}")
             if not r.is_success:
                 return Delivery(i, f"HTTP {r.status_code} from {self.target}")
         return Delivery(len(payloads), None)
+
+    def _hide(self, text: str) -> str:
+        """An HTTP library's message may quote the URL, or just its path: mask both."""
+        parts = urlsplit(self.url)
+        text = text.replace(self.url, self.target)
+        for secret in (parts.path, parts.query):
+            if len(secret) > 1:
+                text = text.replace(secret, "/…")
+        return redact_text(text)
 
     def publish_state(self, state: DeviceState) -> None:
         """Webhooks carry events only."""

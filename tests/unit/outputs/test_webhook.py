@@ -89,3 +89,13 @@ def test_errors_name_the_failure_without_credentials(receiver: WebhookReceiver) 
     finally:
         down.close()
     assert result.sent == 0 and "ConnectError" in (result.error or "")
+
+
+def test_an_error_quoting_the_url_or_its_path_shows_neither() -> None:
+    url = "https://ha.lan:8123/api/webhook/door-Xk93hq?sig=s-9"
+    sink = WebhookSink(url, SECRET.decode(), timeout_s=1)
+    try:
+        shown = sink._hide(f"Invalid URL {url!r}; path /api/webhook/door-Xk93hq; query sig=s-9")
+    finally:
+        sink.close()
+    assert "door-Xk93hq" not in shown and "s-9" not in shown and "https://ha.lan:8123/…" in shown
