@@ -137,7 +137,8 @@ OutputSection = Annotated[WebhookOutput | MqttOutput, Field(discriminator="kind"
 
 
 def check_outputs(outputs: list[WebhookOutput | MqttOutput], camera_ids: list[str]) -> None:
-    """Rules across the list: unique ids, cameras that exist (messages name the key)."""
+    """Rules across the list: unique ids, cameras that exist, CA files that exist (messages name
+    the key)."""
     ids = [o.id for o in outputs]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -149,6 +150,10 @@ def check_outputs(outputs: list[WebhookOutput | MqttOutput], camera_ids: list[st
                 f"outputs[{i}].cameras: no camera with id {', '.join(map(repr, unknown))} "
                 f"(configured: {', '.join(camera_ids) or 'none'})"
             )
+        # Caught here, not when the output's thread first builds its TLS context, where it would
+        # only be a log line and a failing output.
+        if isinstance(out, MqttOutput) and out.enabled and out.ca_file and not out.ca_file.is_file():
+            raise ValueError(f"outputs[{i}].ca_file: no such file: {out.ca_file}")
 
 
 def redact_outputs(data: list[dict[str, Any]]) -> None:

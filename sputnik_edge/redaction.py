@@ -28,6 +28,21 @@ def redact_url(url: str) -> str:
     return redact_text(urlunsplit((parts.scheme, "***@" + host, parts.path, parts.query, parts.fragment)))
 
 
+def url_origin(url: str) -> str:
+    """``scheme://host[:port]/…``: what a log line or a status may show of a URL whose path or
+    query may itself be the secret (Home Assistant ``/api/webhook/<id>``, Slack
+    ``/services/T/B/XXX``, ``?sig=``); credentials dropped too."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    if not parts.scheme or not parts.netloc:
+        return "***"
+    host = parts.netloc.rsplit("@", 1)[-1]
+    rest = "/…" if parts.path not in ("", "/") or parts.query or parts.fragment else ""
+    return f"{parts.scheme}://{host}{rest}"
+
+
 def redact_text(text: str) -> str:
     """Strip URL credentials and ``password=...``-style values from free text."""
     text = _URL_CREDENTIALS.sub(lambda m: m.group("scheme") + "***@", text)

@@ -16,14 +16,15 @@ from sputnik_edge.metrics import Metrics
 from sputnik_edge.outputs.dispatcher import DispatchSettings, OutputDispatcher
 from sputnik_edge.outputs.payload import EventFilter, check_event_kinds
 from sputnik_edge.outputs.types import DeviceState, OutputStatus, Sink
-from sputnik_edge.redaction import redact_url
+from sputnik_edge.redaction import url_origin
 from sputnik_edge.store.local import LocalStore
 
 log = structlog.get_logger(__name__)
 
 
 def target_of(out: WebhookOutput | MqttOutput) -> str:
-    return redact_url(out.url) if isinstance(out, WebhookOutput) else f"{out.host}:{out.port}"
+    """What logs, /health and doctor show: a webhook's path and query are often its secret."""
+    return url_origin(out.url) if isinstance(out, WebhookOutput) else f"{out.host}:{out.port}"
 
 
 def make_sink(out: WebhookOutput | MqttOutput, settings: Settings) -> Callable[[], Sink]:

@@ -18,6 +18,7 @@ import structlog
 from sputnik_edge.backoff import Backoff
 from sputnik_edge.outputs.payload import EventFilter, event_payload, read_snapshot
 from sputnik_edge.outputs.types import DeviceState, OutputStatus, Sink
+from sputnik_edge.redaction import redact_text
 from sputnik_edge.store.output_cursors import OutputCursorStore
 from sputnik_edge.store.tables import StoredEvent
 
@@ -28,7 +29,7 @@ log = structlog.get_logger(__name__)
 class DispatchSettings:
     output_id: str
     kind: str
-    target: str  # for status and logs: credentials stripped
+    target: str  # for status and logs: scheme://host[:port]/… or host:port, no secrets
     filter: EventFilter
     include_snapshot: bool
     snapshots_dir: Path
@@ -40,15 +41,17 @@ class DispatchSettings:
 
 
 # The pipeline commits an event first and attaches its face crop a moment later: an output that
-# wants the crop waits this long for it on events that name no one (those are the ones with crops).
+# wants the crop waits this long for it on the kinds the pipeline keeps a crop of
+# (pipeline.engine: unknown / low_confidence, and spoof_suspected, which names whom it matched).
 SNAPSHOT_GRACE_S = 2.0
+SNAPSHOT_KINDS = frozenset({"unknown", "low_confidence", "spoof_suspected"})
 
 
 def settled(batch: list[StoredEvent], now: datetime) -> list[StoredEvent]:
     """``batch`` up to the first event whose snapshot may still be on its way."""
     for i, e in enumerate(batch):
         young = (now - e.event.captured_at).total_seconds() < SNAPSHOT_GRACE_S
-        if e.snapshot is None and e.event.employee_id is None and young:
+        if e.snapshot is None and e.event.kind in SNAPSHOT_KINDS and young:
             return batch[:i]
     return batch
 
@@ -73,13 +76,19 @@ class OutputDispatcher(threading.Thread):
         self.on_progress = on_progress  # (output id, events delivered, failed): metrics
         self.backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s, jitter=(0.5, 1.0))
         self.cursor = cursors.ensure(settings.output_id)
+        # An error is in the cursor row that no success has cleared (perhaps from the last run).
+        last = cursors.status(settings.output_id)
+        self._failure_recorded = last is not None and last.failing
 
     def run(self) -> None:
         sink: Sink | None = None
         next_state = 0.0
         try:
-            sink = self.make_sink()
             while not self.stop_event.is_set():
+                if sink is None:
+                    sink = self._build_sink()
+                    if sink is None:
+                        continue  # it waited its backoff already
                 try:
                     delay = self.round(sink)
                     if self.device_state is not None and self.backoff.failures == 0:
@@ -92,18 +101,42 @@ class OutputDispatcher(threading.Thread):
                     log.warning(
                         "output_round_failed",
                         output=self.s.output_id,
-                        error=str(exc),
+                        error=redact_text(str(exc)),
                         error_type=type(exc).__name__,
                         backoff_s=round(delay, 2),
                     )
+                    self._record_failure(f"{type(exc).__name__}: {exc}")
                 self.stop_event.wait(delay)
-        except Exception as exc:  # the sink could not even be built (bad TLS file, ...): log and end
-            log.error(
-                "output_crashed", output=self.s.output_id, error=str(exc), error_type=type(exc).__name__
-            )
         finally:
             if sink is not None:
                 sink.close()
+
+    def _build_sink(self) -> Sink | None:
+        """The sink, or None after a failure (a bad TLS file, ...) recorded as the output's last
+        error, so /health, /metrics and doctor show it, and one backoff waited on the stop event:
+        an output never ends while the daemon runs (the file may be fixed or mounted later)."""
+        try:
+            return self.make_sink()
+        except Exception as exc:
+            delay = self.backoff.failed()
+            log.error(
+                "output_start_failed",
+                output=self.s.output_id,
+                target=self.s.target,
+                error=redact_text(str(exc)),
+                error_type=type(exc).__name__,
+                backoff_s=round(delay, 2),
+            )
+            self._record_failure(f"could not start the output: {type(exc).__name__}: {exc}")
+            self.stop_event.wait(delay)
+            return None
+
+    def _record_failure(self, error: str) -> None:
+        self._failure_recorded = True
+        try:
+            self.cursors.failed(self.s.output_id, redact_text(error))
+        except Exception as exc:  # the store itself failing: the log line above still says it
+            log.warning("output_status_write_failed", output=self.s.output_id, error=redact_text(str(exc)))
 
     def round(self, sink: Sink) -> float:
         """One pass: deliver what is due; returns how long to wait before the next."""
@@ -138,9 +171,12 @@ class OutputDispatcher(threading.Thread):
         if self.on_progress is not None:
             self.on_progress(self.s.output_id, sent, error is not None)
         if error is None:
+            if self._failure_recorded:  # the output works again even if nothing was due
+                self.cursors.succeeded(self.s.output_id)
+                self._failure_recorded = False
             self.backoff.succeeded()
             return 0.0 if len(batch) == self.s.batch_size else self.s.poll_s
-        self.cursors.failed(self.s.output_id, error)
+        self._record_failure(error)
         delay = self.backoff.failed()
         log.warning(
             "output_delivery_failed",

@@ -2,8 +2,9 @@
 
 Topics, with ``P`` the topic prefix and ``D`` the device id:
 - ``P/D/events``: every wanted event (the payload of ``outputs.payload``), not retained;
-- ``P/D/CAMERA/last``: the newest event per camera, retained;
-- ``P/D/CAMERA/state``: ``up`` / ``connecting`` / ``down``, retained;
+- ``P/D/CAMERA/last``: the newest event per camera, retained, never with its face crop (a retained
+  message lives on in the broker and in Home Assistant's recorder, past the device's retention);
+- ``P/D/CAMERA/state``: ``starting`` / ``up`` / ``down`` / ``stopped``, retained;
 - ``P/D/backlog``: events not yet in the central database, retained;
 - ``P/D/availability``: ``online`` retained on connect; the broker's last will sets ``offline``
   when the device vanishes (a clean stop publishes it too).
@@ -29,11 +30,21 @@ import structlog
 from paho.mqtt.enums import CallbackAPIVersion
 
 from sputnik_edge import __version__
+from sputnik_edge.outputs.payload import SNAPSHOT_FIELD
 from sputnik_edge.outputs.types import Delivery, DeviceState
 
 log = structlog.get_logger(__name__)
 
 ONLINE, OFFLINE = "online", "offline"
+LAST_PERSON_TEMPLATE = (
+    "{{ value_json.kind if value_json.kind == 'spoof_suspected' or not value_json.name"
+    " else value_json.name }}"
+)
+
+
+def retained_last(payload: dict[str, Any]) -> dict[str, Any]:
+    """The ``/last`` message: the event without its crop."""
+    return {k: v for k, v in payload.items() if k != SNAPSHOT_FIELD}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +101,9 @@ def discovery_configs(s: MqttSettings, version: str = __version__) -> dict[str, 
             "name": f"{cam} last person",
             "unique_id": f"{node}_{obj}",
             "state_topic": f"{base}/{cam}/last",
-            "value_template": "{{ value_json.name if value_json.name else value_json.kind }}",
+            # A spoof_suspected event names whom the face matched; the sensor must not show it as
+            # that person having been there.
+            "value_template": LAST_PERSON_TEMPLATE,
             "json_attributes_topic": f"{base}/{cam}/last",
             "icon": "mdi:account-check",
         }
@@ -204,7 +217,7 @@ class MqttSink:
             newest = {str(p["camera_id"]): p for p in payloads[: done.sent]}
             self._publish_all(
                 [
-                    (f"{self.base}/{cam}/last", json.dumps(p, sort_keys=True), True)
+                    (f"{self.base}/{cam}/last", json.dumps(retained_last(p), sort_keys=True), True)
                     for cam, p in newest.items()
                 ]
             )

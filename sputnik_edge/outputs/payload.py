@@ -22,7 +22,12 @@ PAYLOAD_FIELDS = (
     "name",
     "similarity",  # null when no face matched at all
     "captured_at",  # UTC ISO 8601
+    "track_id",  # the camera track the event was decided on; null if none
+    # {"verdict", "score", "cues"} of the event's liveness check, null when liveness is off: under
+    # liveness.mode = "monitor" a photo held to the camera still gives a check_in, with verdict "spoof"
+    "liveness",
 )
+LIVENESS_FIELDS = ("verdict", "score", "cues")
 SNAPSHOT_FIELD = "snapshot_jpeg_base64"  # only with include_snapshot = true, when a snapshot exists
 
 
@@ -67,10 +72,25 @@ def event_payload(event: AttendanceEvent, snapshot_jpeg: bytes | None = None) ->
         "name": event.name,
         "similarity": None if event.similarity is None else round(event.similarity, 4),
         "captured_at": event.captured_at.isoformat(),
+        "track_id": _track_id(event.details),
+        "liveness": _liveness(event.details),
     }
     if snapshot_jpeg is not None:
         body[SNAPSHOT_FIELD] = base64.b64encode(snapshot_jpeg).decode("ascii")
     return body
+
+
+def _track_id(details: dict[str, Any]) -> int | None:
+    value = details.get("track_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _liveness(details: dict[str, Any]) -> dict[str, Any] | None:
+    """Only the verdict, score and cues of ``details.liveness`` (not its raw evidence)."""
+    found = details.get("liveness")
+    if not isinstance(found, dict) or "verdict" not in found:
+        return None
+    return {"verdict": found["verdict"], "score": found.get("score"), "cues": list(found.get("cues") or [])}
 
 
 def read_snapshot(root: Path, rel_path: str | None) -> bytes | None:

@@ -20,7 +20,7 @@ class Delivery:
 class DeviceState:
     """The device's state as MQTT publishes it (retained): camera states and the outbox backlog."""
 
-    cameras: dict[str, str] = field(default_factory=dict)  # camera id -> up | connecting | down
+    cameras: dict[str, str] = field(default_factory=dict)  # camera id -> starting | up | down | stopped
     backlog: int = 0
 
 
@@ -46,7 +46,7 @@ class OutputStatus:
     last_error: str | None
     last_error_at: str | None
     failing: bool
-    target: str  # URL or host:port, credentials stripped
+    target: str  # scheme://host[:port]/… (path and query masked) or host:port
 
     def as_dict(self) -> dict[str, Any]:
         return {

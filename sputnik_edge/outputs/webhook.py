@@ -14,12 +14,13 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from sputnik_edge import __version__
 from sputnik_edge.outputs.types import Delivery, DeviceState
-from sputnik_edge.redaction import redact_text, redact_url
+from sputnik_edge.redaction import redact_text, url_origin
 
 SIGNATURE_HEADER = "X-Sputnik-Signature"
 
@@ -49,7 +50,7 @@ class WebhookSink:
         self, url: str, secret: str, *, timeout_s: float, headers: Mapping[str, str] | None = None
     ) -> None:
         self.url = url
-        self.target = redact_url(url)  # what logs and errors may show
+        self.target = url_origin(url)  # what logs and errors may show: the path may be the secret
         self._secret = secret.encode()
         self._headers = dict(headers or {})
         # One bound for connect, read, write and pool: a receiver that hangs costs at most this.
@@ -68,10 +69,20 @@ class WebhookSink:
             try:
                 r = self._client.post(self.url, content=body, headers=headers)
             except httpx.HTTPError as exc:
-                return Delivery(i, f"{type(exc).__name__}: {redact_text(str(exc)) or 'no answer'}")
+                shown = self._hide(str(exc))
+                return Delivery(i, f"{type(exc).__name__}: {shown or 'no answer'}")
             if not r.is_success:
                 return Delivery(i, f"HTTP {r.status_code} from {self.target}")
         return Delivery(len(payloads), None)
+
+    def _hide(self, text: str) -> str:
+        """An HTTP library's message may quote the URL, or just its path: mask both."""
+        parts = urlsplit(self.url)
+        text = text.replace(self.url, self.target)
+        for secret in (parts.path, parts.query):
+            if len(secret) > 1:
+                text = text.replace(secret, "/…")
+        return redact_text(text)
 
     def publish_state(self, state: DeviceState) -> None:
         """Webhooks carry events only."""

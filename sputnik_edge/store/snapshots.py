@@ -1,4 +1,4 @@
-"""Debug snapshots of unknown / low-confidence faces: personal data with a time limit.
+"""Face crops of unknown, low-confidence and spoof-suspected events: personal data with a time limit.
 
 Files are written 0600 in 0700 folders (one folder per UTC day) and removed by the scheduled
 TTL job. A full disk never stops an event: the snapshot is skipped with a warning.

@@ -10,15 +10,21 @@ import dataclasses
 import json
 import shutil
 import subprocess
+import threading
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from sputnik_edge.attendance.types import AttendanceEvent, new_event_id
+from sputnik_edge.outputs.dispatcher import DispatchSettings, OutputDispatcher
 from sputnik_edge.outputs.mqtt import MqttSettings, MqttSink
+from sputnik_edge.outputs.payload import SNAPSHOT_FIELD, EventFilter
 from sputnik_edge.outputs.types import Delivery
+from sputnik_edge.store.local import LocalStore
 from tests.conftest import require
 from tests.support.cameras import RtspServer
 from tests.support.daemon import (
@@ -46,6 +52,8 @@ DOCUMENTED = {
     "name",
     "similarity",
     "captured_at",
+    "track_id",
+    "liveness",
 }
 UNKNOWN_PHOTOS = [
     "images/barack_obama/obama.jpg",
@@ -109,6 +117,9 @@ def test_mqtt_every_event_across_broker_restart_and_sigkill(
         check_in = next(m.json() for m in sub.on(events_topic) if m.json()["kind"] == "check_in")
         assert check_in["employee_id"] == "lin_manuel_miranda" and check_in["device_id"] == DEVICE
         assert set(check_in) == DOCUMENTED
+        # liveness.mode defaults to monitor: the receiver gets the verdict, not the raw evidence.
+        assert set(check_in["liveness"]) == {"verdict", "score", "cues"}, check_in
+        assert isinstance(check_in["track_id"], int)
         assert sub.last(f"{base}/availability").payload == b"online"
 
         # Discovery: last person and camera state for the camera, the outbox backlog.
@@ -286,4 +297,45 @@ def test_mqtt_over_tls_with_a_password(tmp_path: Path) -> None:
         for s in sinks:
             s.close()
         sub.close()
+        broker.stop()
+
+
+def test_retained_last_message_never_carries_the_face_crop(tmp_path: Path) -> None:
+    """include_snapshot = true: the crop goes on the events topic only; the retained /last (Home
+    Assistant's attributes topic, kept by the broker and HA's recorder) is the event without it."""
+    broker = Broker(tmp_path / "broker").start()
+    live = Subscriber("127.0.0.1", broker.port, ["crop/door-c/#"])
+    store = LocalStore(tmp_path / "edge.db")
+    snaps = tmp_path / "snaps"
+    (snaps / "d").mkdir(parents=True)
+    (snaps / "d" / "a.jpg").write_bytes(b"\xff\xd8\xff-crop")
+    sink = MqttSink(
+        MqttSettings(host="127.0.0.1", port=broker.port, device_id="door-c", cameras=("entrance",),
+                     topic_prefix="crop", timeout_s=5, homeassistant=True)
+    )  # fmt: skip
+    settings = DispatchSettings("home", "mqtt", "mqtt://127.0.0.1/…", EventFilter(), True, snaps)
+    d = OutputDispatcher(settings, store.outputs, lambda: sink, threading.Event())
+    late: Subscriber | None = None
+    try:
+        now = datetime.now(UTC)
+        ev = AttendanceEvent(new_event_id(), "door-c", "entrance", "unknown", None, None, 0.2, now)
+        store.record_event(ev)
+        store.set_snapshot(ev.event_id, "d/a.jpg")
+        d.round(sink)
+        assert wait_until(lambda: live.on("crop/door-c/entrance/last"), timeout=5)
+        (sent,) = [m.json() for m in live.on("crop/door-c/events")]
+        assert sent["event_id"] == ev.event_id and SNAPSHOT_FIELD in sent
+        # What the broker keeps: a subscriber arriving later gets the retained message only.
+        late = Subscriber("127.0.0.1", broker.port, ["crop/door-c/entrance/last"], persistent=False)
+        assert wait_until(lambda: late.on("crop/door-c/entrance/last"), timeout=5)
+        (kept,) = late.on("crop/door-c/entrance/last")
+        assert kept.retain and kept.json()["event_id"] == ev.event_id
+        assert SNAPSHOT_FIELD not in kept.json() and b"snapshot" not in kept.payload
+        assert all(SNAPSHOT_FIELD not in m.json() for m in live.on("crop/door-c/entrance/last"))
+    finally:
+        sink.close()
+        live.close()
+        if late is not None:
+            late.close()
+        store.close()
         broker.stop()

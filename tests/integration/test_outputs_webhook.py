@@ -7,6 +7,7 @@ fields leave the device."""
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.integration
 
 SECRET = "whsec-test-Qm3v9-never-logged"
 URL_PASSWORD = "hook-pw-Zr81"
+PATH_SECRET = "webhook-id-Qm27"  # as in Home Assistant's /api/webhook/<id>: the path is the secret
 # The documented payload (README "Event outputs"), written out here rather than imported: the
 # test checks the code against the documentation.
 DOCUMENTED = {
@@ -46,6 +48,8 @@ DOCUMENTED = {
     "name",
     "similarity",
     "captured_at",
+    "track_id",
+    "liveness",
 }
 UNKNOWN_PHOTOS = [
     "images/barack_obama/obama.jpg",
@@ -110,7 +114,10 @@ def test_failing_webhooks_back_off_then_deliver_everything(
             webhook("alerts", alerts.url, events=["unknown"], cameras=["entrance"], include_snapshot=True),
             webhook("flaky", flaky.url),
             webhook("slow", slow.url),
-            webhook("down", f"http://hookuser:{URL_PASSWORD}@127.0.0.1:{down.port}/hook"),
+            webhook(
+                "down",
+                f"http://hookuser:{URL_PASSWORD}@127.0.0.1:{down.port}/api/webhook/{PATH_SECRET}?sig=x",
+            ),
         ],
     )
     config = write_config(tmp_path / "config.toml", cfg)
@@ -150,7 +157,8 @@ def test_failing_webhooks_back_off_then_deliver_everything(
         assert "Timeout" in outs["slow"]["last_error"]
         assert "Connect" in outs["down"]["last_error"]
         assert outs["good"]["failing"] is False and outs["good"]["last_success_at"]
-        assert URL_PASSWORD not in outs["down"]["target"]
+        assert outs["down"]["target"] == f"http://127.0.0.1:{down.port}/…"
+        assert PATH_SECRET not in json.dumps(health)
         assert metric(daemon, "sputnik_output_failures_total", output="flaky") >= 2  # retried: backoff
         assert flaky.refused >= 2 and good.refused == 0
 
@@ -202,9 +210,10 @@ def test_failing_webhooks_back_off_then_deliver_everything(
         assert len(lines) == 5, doctor.stdout + doctor.stderr
         down_line = next(ln for ln in lines if "output down:" in ln)
         assert down_line.startswith("ok") and "delivered" in down_line and URL_PASSWORD not in down_line
+        assert PATH_SECRET not in doctor.stdout
         assert daemon.terminate() == 0
         log = daemon.log_text()
-        assert SECRET not in log and URL_PASSWORD not in log
+        assert SECRET not in log and URL_PASSWORD not in log and PATH_SECRET not in log
         assert "output_delivery_failed" in log
     finally:
         daemon.kill()

@@ -71,6 +71,10 @@ def test_webhook_without_a_secret_names_the_credential(tmp_path: Path) -> None:
         ('[[outputs]]\nid = "x"\nkind = "kafka"\n', "outputs[0]"),
         (HOOK + 'secret = "k"\nheaders = { Idempotency-Key = "x" }\n', "set by the device"),
         (MQTT + "backoff_initial_s = 10\nbackoff_max_s = 1\n", "backoff_max_s must not be below"),
+        (
+            HOOK + 'secret = "k"\n' + MQTT + 'tls = true\nca_file = "/nonexistent/ca.pem"\n',
+            "outputs[1].ca_file: no such file: /nonexistent/ca.pem",
+        ),
     ],
 )
 def test_bad_outputs_name_the_key(tmp_path: Path, text: str, must_name: str) -> None:
@@ -101,3 +105,10 @@ def test_check_config_masks_output_secrets(
     hook, mqtt = json.loads(out)["outputs"]
     assert hook["secret"] == "***" and hook["headers"] == {"Authorization": "***"}
     assert hook["url"] == "https://***@hr.example/x" and mqtt["password"] == "***"
+
+
+def test_an_existing_ca_file_or_a_disabled_output_passes(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    load_config(write(tmp_path, MQTT + f'tls = true\nca_file = "{ca}"\n'))
+    load_config(write(tmp_path, MQTT + 'enabled = false\nca_file = "/nonexistent/ca.pem"\n'))

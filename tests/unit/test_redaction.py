@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sputnik_edge.redaction import redact_text, redact_url
+from sputnik_edge.redaction import redact_text, redact_url, url_origin
 
 
 @pytest.mark.parametrize(
@@ -67,3 +67,20 @@ def test_redact_text_masks_quoted_values_and_dict_reprs() -> None:
     assert "topsecret" not in out
     assert "abc123def" not in out
     assert "'user': 'edge'" in out
+
+
+@pytest.mark.parametrize(
+    ("url", "shown", "secret"),
+    [
+        ("https://ha.lan:8123/api/webhook/door-Xk93hq", "https://ha.lan:8123/…", "door-Xk93hq"),
+        ("https://hooks.slack.com/services/T01/B02/zQ9sEcReT", "https://hooks.slack.com/…", "zQ9sEcReT"),
+        ("https://alerts.example/hook?key=k-771&sig=s-9", "https://alerts.example/…", "k-771"),
+        ("http://u:pw-3@10.0.0.7:8088/hook", "http://10.0.0.7:8088/…", "pw-3"),
+        ("http://[::1]:9000/x#frag-secret", "http://[::1]:9000/…", "frag-secret"),
+        ("http://10.0.0.7", "http://10.0.0.7", "-"),
+        ("not a url", "***", "not a url"),
+    ],
+)
+def test_url_origin_masks_path_query_and_credentials(url: str, shown: str, secret: str) -> None:
+    assert url_origin(url) == shown
+    assert secret not in url_origin(url)

@@ -22,7 +22,7 @@ def test_doctor_lines_per_output(tmp_path: Path, capsys: pytest.CaptureFixture[s
     cfg = {
         "storage": {"database": str(db), "snapshots_dir": str(tmp_path / "snaps")},
         "outputs": [
-            {"id": "hr", "kind": "webhook", "url": "http://u:url-pw@127.0.0.1:9/x", "secret": "k"},
+            {"id": "hr", "kind": "webhook", "url": "http://u:url-pw@127.0.0.1:9/api/webhook/path-sec", "secret": "k"},
             {"id": "home", "kind": "mqtt", "host": "127.0.0.1"},
             {"id": "old", "kind": "mqtt", "host": "127.0.0.1", "enabled": False},
         ],
@@ -37,6 +37,7 @@ def test_doctor_lines_per_output(tmp_path: Path, capsys: pytest.CaptureFixture[s
     lines = {ln[5:].split(":", 1)[0]: ln for ln in capsys.readouterr().out.splitlines()}
     assert code == 1  # the failing output
     assert lines["output hr"].startswith("FAIL") and "Connection refused" in lines["output hr"]
-    assert "url-pw" not in lines["output hr"] and "http://***@127.0.0.1:9/x" in lines["output hr"]
+    assert "url-pw" not in lines["output hr"] and "path-sec" not in lines["output hr"]
+    assert "webhook http://127.0.0.1:9/…:" in lines["output hr"]  # the path may be the secret
     assert lines["output home"].startswith("ok") and "not started yet" in lines["output home"]
     assert lines["output old"].startswith("ok") and "disabled" in lines["output old"]

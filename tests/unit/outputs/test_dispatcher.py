@@ -15,8 +15,9 @@ import pytest
 
 from sputnik_edge.attendance.types import AttendanceEvent, new_event_id
 from sputnik_edge.outputs.dispatcher import DispatchSettings, OutputDispatcher
+from sputnik_edge.outputs.mqtt import MqttSettings, MqttSink
 from sputnik_edge.outputs.payload import EventFilter
-from sputnik_edge.outputs.types import Delivery, DeviceState
+from sputnik_edge.outputs.types import Delivery, DeviceState, Sink
 from sputnik_edge.store.local import LocalStore
 from tests.support.waiting import wait_until
 
@@ -184,3 +185,89 @@ def test_an_output_wanting_crops_waits_briefly_for_them(store: LocalStore, tmp_p
     d.round(sink)
     assert sink.got == [unknown, old.event_id]
     assert "snapshot_jpeg_base64" not in sink.bodies[1]
+
+
+def test_a_spoof_suspected_event_waits_for_its_crop_though_it_names_someone(
+    store: LocalStore, tmp_path: Path
+) -> None:
+    """spoof_suspected names whom the face matched and gets its crop after the commit, like unknown."""
+    snaps = tmp_path / "snaps"
+    (snaps / "d").mkdir(parents=True)
+    (snaps / "d" / "s.jpg").write_bytes(b"\xff\xd8\xff-spoof")
+    sink = Receiver()
+    d = dispatcher(store, sink, tmp_path, filter=EventFilter(frozenset({"spoof_suspected"})))
+    d.s = dataclasses.replace(d.s, include_snapshot=True)
+    ev = AttendanceEvent(
+        new_event_id(), "door-1", "entrance", "spoof_suspected", "e1", "Ada", 0.8, datetime.now(UTC)
+    )
+    store.record_event(ev)
+    assert d.round(sink) == d.s.poll_s and sink.got == []
+    store.set_snapshot(ev.event_id, "d/s.jpg")
+    d.round(sink)
+    assert sink.got == [ev.event_id]
+    assert base64.b64decode(sink.bodies[0]["snapshot_jpeg_base64"]) == b"\xff\xd8\xff-spoof"
+
+
+def test_a_check_in_has_no_crop_to_wait_for(store: LocalStore, tmp_path: Path) -> None:
+    sink = Receiver()
+    d = dispatcher(store, sink, tmp_path)
+    d.s = dataclasses.replace(d.s, include_snapshot=True)
+    ev = AttendanceEvent(
+        new_event_id(), "door-1", "entrance", "check_in", "e1", "Ada", 0.8, datetime.now(UTC)
+    )
+    store.record_event(ev)
+    d.round(sink)
+    assert sink.got == [ev.event_id] and "snapshot_jpeg_base64" not in sink.bodies[0]
+
+
+def test_a_sink_that_cannot_be_built_is_reported_and_retried(store: LocalStore, tmp_path: Path) -> None:
+    """A real MQTT sink with an unreadable CA file fails in paho's tls_set: the output shows as
+    failing with the reason (what /health, sputnik_output_up and doctor read) and keeps trying;
+    once the sink builds it delivers and is healthy again."""
+    bad_ca = tmp_path / "ca.pem"
+    bad_ca.write_text("not a certificate\n")
+    receiver = Receiver()
+    fixed = threading.Event()
+    builds = {"n": 0}
+
+    def make() -> Sink:
+        builds["n"] += 1
+        if fixed.is_set():
+            return receiver
+        return MqttSink(
+            MqttSettings(host="127.0.0.1", port=1, device_id="d", cameras=(), tls=True, ca_file=bad_ca)
+        )
+
+    d = dispatcher(store, receiver, tmp_path)
+    d.make_sink = make
+    d.start()
+    try:
+        assert wait_until(lambda: builds["n"] >= 2, timeout=5)  # retried, not ended
+        assert d.is_alive()
+        st = d.status()
+        assert st.failing and "could not start the output" in (st.last_error or ""), st
+        assert "SSLError" in (st.last_error or "")
+        fixed.set()
+        ev = record(store)
+        assert wait_until(lambda: receiver.got == [ev], timeout=5)
+        assert wait_until(lambda: not d.status().failing, timeout=5)
+    finally:
+        d.stop_event.set()
+        d.join(timeout=2)
+    assert not d.is_alive()
+
+
+def test_a_round_that_raises_is_the_outputs_last_error(store: LocalStore, tmp_path: Path) -> None:
+    sink = Receiver()
+
+    def broken_state() -> DeviceState:
+        raise RuntimeError("database is locked")
+
+    d = dispatcher(store, sink, tmp_path, device_state=broken_state)
+    d.start()
+    try:
+        assert wait_until(lambda: "database is locked" in (d.status().last_error or ""), timeout=5)
+        assert d.is_alive()
+    finally:
+        d.stop_event.set()
+        d.join(timeout=2)

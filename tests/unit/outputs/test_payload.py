@@ -4,6 +4,8 @@ the per-output filter."""
 from __future__ import annotations
 
 import base64
+import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from sputnik_edge.outputs.payload import (
     event_payload,
     read_snapshot,
 )
+from tests.conftest import REPO_ROOT
 
 # The README's list ("Event outputs"), written out: the code must match the documentation.
 DOCUMENTED = {
@@ -31,6 +34,8 @@ DOCUMENTED = {
     "name",
     "similarity",
     "captured_at",
+    "track_id",
+    "liveness",
 }
 
 
@@ -46,8 +51,7 @@ def event(kind: str = "check_in", camera: str = "entrance", **kw: object) -> Att
         captured_at=datetime(2026, 3, 2, 8, 1, 2, 345678, tzinfo=UTC),
         seq=41,
         trace_id="trace-secret-ish",
-        details={"frames": 3, "track_id": 7, "embedding": [0.1] * 4},
-        **kw,  # type: ignore[arg-type]
+        **({"details": {"frames": 3, "track_id": 7, "embedding": [0.1] * 4}} | kw),  # type: ignore[arg-type]
     )
 
 
@@ -64,9 +68,37 @@ def test_payload_has_exactly_the_documented_fields() -> None:
         "name": "Ada",
         "similarity": 0.7123,
         "captured_at": "2026-03-02T08:01:02.345678+00:00",
+        "track_id": 7,
+        "liveness": None,  # liveness off: the event has no verdict
     }
     # Details (track internals, anything a stage might add there) and the trace id stay inside.
     assert "details" not in body and "embedding" not in str(body) and "trace" not in str(body)
+
+
+def test_readme_example_has_exactly_the_documented_fields() -> None:
+    section = (REPO_ROOT / "README.md").read_text().split("\n## Event outputs", 1)[1].split("\n### ", 1)[0]
+    (example,) = re.findall(r"```json\n(.*?)```", section, re.S)
+    assert set(json.loads(example)) == DOCUMENTED
+
+
+def test_liveness_verdict_goes_out_so_a_receiver_can_tell_a_photo() -> None:
+    """liveness.mode = monitor: a photo still gives check_in; the receiver sees the spoof verdict."""
+    verdict = {
+        "verdict": "spoof",
+        "score": 0.08,
+        "cues": ["planar", "border"],
+        "frames": 9,
+        "evidence": {"planar_ratio": 0.31},
+        "reason": "x",
+    }
+    ev = event(details={"frames": 3, "track_id": 4, "liveness": verdict})
+    body = event_payload(ev)
+    assert body["kind"] == "check_in" and body["track_id"] == 4
+    assert body["liveness"] == {"verdict": "spoof", "score": 0.08, "cues": ["planar", "border"]}
+    assert "evidence" not in str(body)  # the raw measurements stay on the device
+    spoof = event_payload(event("spoof_suspected", details={"liveness": {**verdict, "verdict": "live"}}))
+    assert spoof["liveness"]["verdict"] == "live" and spoof["track_id"] is None
+    assert set(spoof) == DOCUMENTED
 
 
 def test_snapshot_only_when_given() -> None:

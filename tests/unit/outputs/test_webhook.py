@@ -58,13 +58,14 @@ def test_wrong_secret_is_refused_by_the_receiver(receiver: WebhookReceiver) -> N
         result = sink.deliver(payloads(2))
     finally:
         sink.close()
-    assert result.sent == 0 and result.error == f"HTTP 401 from {receiver.url}"
+    assert result.sent == 0 and result.error == f"HTTP 401 from http://127.0.0.1:{receiver.port}/…"
     assert receiver.bad_signatures == 1 and not receiver.accepted
 
 
 def test_errors_name_the_failure_without_credentials(receiver: WebhookReceiver) -> None:
     receiver.mode = "error"
-    sink = WebhookSink(f"http://u:pw-secret@127.0.0.1:{receiver.port}/hook", SECRET.decode(), timeout_s=2)
+    url = f"http://u:pw-secret@127.0.0.1:{receiver.port}/api/webhook/path-secret?sig=q-secret"
+    sink = WebhookSink(url, SECRET.decode(), timeout_s=2)
     try:
         result = sink.deliver(payloads(2))
         assert (
@@ -72,6 +73,8 @@ def test_errors_name_the_failure_without_credentials(receiver: WebhookReceiver) 
             and "HTTP 500" in (result.error or "")
             and "pw-secret" not in (result.error or "")
         )
+        assert sink.target == f"http://127.0.0.1:{receiver.port}/…"
+        assert "path-secret" not in (result.error or "") and "q-secret" not in (result.error or "")
         receiver.mode = "hang"
         t0 = time.monotonic()
         hung = sink.deliver(payloads(1))
@@ -86,3 +89,13 @@ def test_errors_name_the_failure_without_credentials(receiver: WebhookReceiver) 
     finally:
         down.close()
     assert result.sent == 0 and "ConnectError" in (result.error or "")
+
+
+def test_an_error_quoting_the_url_or_its_path_shows_neither() -> None:
+    url = "https://ha.lan:8123/api/webhook/door-Xk93hq?sig=s-9"
+    sink = WebhookSink(url, SECRET.decode(), timeout_s=1)
+    try:
+        shown = sink._hide(f"Invalid URL {url!r}; path /api/webhook/door-Xk93hq; query sig=s-9")
+    finally:
+        sink.close()
+    assert "door-Xk93hq" not in shown and "s-9" not in shown and "https://ha.lan:8123/…" in shown
