@@ -22,7 +22,12 @@ def test_doctor_lines_per_output(tmp_path: Path, capsys: pytest.CaptureFixture[s
     cfg = {
         "storage": {"database": str(db), "snapshots_dir": str(tmp_path / "snaps")},
         "outputs": [
-            {"id": "hr", "kind": "webhook", "url": "http://u:url-pw@127.0.0.1:9/api/webhook/path-sec", "secret": "k"},
+            {
+                "id": "hr",
+                "kind": "webhook",
+                "url": "http://u:url-pw@127.0.0.1:9/api/webhook/path-sec",
+                "secret": "k",
+            },
             {"id": "home", "kind": "mqtt", "host": "127.0.0.1"},
             {"id": "old", "kind": "mqtt", "host": "127.0.0.1", "enabled": False},
         ],
