@@ -2,6 +2,10 @@
 
 Evidence against (an attack) wins over evidence for: a phone replay shows a real head's blinks
 and parallax, so a border around the face or a flat motion decides ``spoof`` even after a blink.
+
+A border only counts when it moves with the face: a held phone or print carries its edges along
+(their offset to the face stays), a door frame or a window's mullions stay where they are in the
+image while the person moves. Frames in which the face has not moved yet say nothing either way.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ class TrackLiveness:
     blinked: bool = False
     planar_votes: int = 0
     parallax_votes: int = 0
-    border_hits: int = 0
+    border_hits: int = 0  # framed frames whose edges moved with the face
+    border_fixed: int = 0  # framed frames whose edges stayed put while the face moved
+    _framed: list[tuple[float, float, float]] = field(default_factory=list)  # (face x, left, right)
     verdict: LivenessVerdict = UNDECIDED
     _prev_grey: ImageArray | None = None
 
@@ -39,8 +45,8 @@ class TrackLiveness:
             return self.verdict
         s = self.settings
         self.frames += 1
-        if "border" in s.cues and grey is not None and cues.border_score(grey, bbox) >= 1.0:
-            self.border_hits += 1
+        if "border" in s.cues and grey is not None:
+            self._border(cues.border(grey, bbox), bbox)
         if "blink" in s.cues and points is not None:
             self._blink(cues.eye_aspect_ratio(points))
         if "motion" in s.cues and grey is not None:
@@ -50,6 +56,7 @@ class TrackLiveness:
         self.verdict = self._judge()
         if self.verdict.final:
             self._prev_grey = None  # a decided track keeps no frame
+            self._framed.clear()
         return self.verdict
 
     def _motion(self, p: cues.Planarity | None) -> None:
@@ -59,6 +66,26 @@ class TrackLiveness:
             self.planar_votes += 1
         elif p.ratio >= self.settings.parallax_ratio:
             self.parallax_votes += 1
+
+    def _border(self, b: cues.Border, bbox: tuple[float, float, float, float]) -> None:
+        if b.left is None or b.right is None:
+            return
+        x1, _, x2, _ = bbox
+        centre = (x1 + x2) / 2
+        # Compare with the framed frame the face has moved farthest from: frame-to-frame steps are
+        # a few pixels, the size of the edges' own jitter.
+        ref = max(self._framed, key=lambda r: abs(centre - r[0]), default=None)
+        self._framed.append((centre, b.left, b.right))
+        if ref is None:
+            return
+        moved = centre - ref[0]
+        if abs(moved) < self.settings.border_min_shift * (x2 - x1):
+            return
+        slack = self.settings.border_follow * abs(moved)
+        if abs(b.left - ref[1] - moved) <= slack and abs(b.right - ref[2] - moved) <= slack:
+            self.border_hits += 1
+        else:
+            self.border_fixed += 1
 
     def _blink(self, ear: float) -> None:
         # A blink is a dip well below the track's open-eye level (its upper EARs) that comes back
@@ -77,6 +104,7 @@ class TrackLiveness:
         s = self.settings
         evidence = {
             "border_frames": float(self.border_hits),
+            "border_fixed": float(self.border_fixed),
             "planar_votes": float(self.planar_votes),
             "parallax_votes": float(self.parallax_votes),
             "blink": float(self.blinked),
