@@ -38,6 +38,8 @@ def cmd_doctor(ctx: Ctx) -> int:
         ("embedder", embedder_model_name(s.recognition.embedder_precision)),
         ("enrolment embedder", "embedder"),  # templates come from the float model either way
     )
+    if s.liveness.mode != "off":  # monitor (the default) and enforce load the face mesh
+        roles += (("face landmark", "face_landmark"),)
     for role, name in roles:
         try:
             path = verify(models_dir, name)
