@@ -118,6 +118,8 @@ class Border:
     left: float | None  # the vertical edge nearest the face on its left, if any
     right: float | None
     closed: bool  # a horizontal edge above or below the face joins the two sides as well
+    lefts: tuple[float, ...] = ()  # every vertical edge found on the left (a bar has two)
+    rights: tuple[float, ...] = ()
 
     @property
     def score(self) -> float:
@@ -152,8 +154,8 @@ def border(grey: ImageArray, bbox: tuple[float, float, float, float]) -> Border:
     )
     if lines is None:
         return none
-    left: float | None = None
-    right: float | None = None
+    lefts: list[float] = []
+    rights: list[float] = []
     flat: list[tuple[float, float, float]] = []
     for lx1, ly1, lx2, ly2 in lines.reshape(-1, 4):
         gx1, gx2, gy1, gy2 = float(lx1 + a), float(lx2 + a), float(ly1 + b), float(ly2 + b)
@@ -169,15 +171,16 @@ def border(grey: ImageArray, bbox: tuple[float, float, float, float]) -> Border:
             continue
         x = (gx1 + gx2) / 2
         if x1 - 1.6 * bw < x < x1 + 0.05 * bw:
-            left = x if left is None else max(left, x)
+            lefts.append(x)
         elif x2 - 0.05 * bw < x < x2 + 1.6 * bw:
-            right = x if right is None else min(right, x)
+            rights.append(x)
+    left, right = max(lefts, default=None), min(rights, default=None)
     closed = (
         left is not None
         and right is not None
         and any(lo <= left + 0.1 * bw and hi >= right - 0.1 * bw for lo, hi, _ in flat)
     )
-    return Border(left, right, closed)
+    return Border(left, right, closed, tuple(sorted(lefts)), tuple(sorted(rights)))
 
 
 def border_score(grey: ImageArray, bbox: tuple[float, float, float, float]) -> float:

@@ -21,6 +21,20 @@ from sputnik_edge.vision.types import FloatArray, ImageArray
 __all__ = ["TrackLiveness"]
 
 
+@dataclass(frozen=True, slots=True)
+class _Framed:
+    """A frame with edges on both sides of the face (image x pixels)."""
+
+    face: float  # the face box's centre
+    left: float  # the nearest edges
+    right: float
+    lefts: tuple[float, ...]  # all edges per side
+    rights: tuple[float, ...]
+
+    def shift(self, other: _Framed) -> float:
+        return max(abs(self.face - other.face), abs(self.left - other.left), abs(self.right - other.right))
+
+
 @dataclass
 class TrackLiveness:
     """Mutable state of one track (owned by one camera's pipeline thread)."""
@@ -33,7 +47,7 @@ class TrackLiveness:
     parallax_votes: int = 0
     border_hits: int = 0  # framed frames whose edges moved with the face
     border_fixed: int = 0  # framed frames whose edges stayed put while the face moved
-    _framed: list[tuple[float, float, float]] = field(default_factory=list)  # (face x, left, right)
+    _framed: list[_Framed] = field(default_factory=list)
     verdict: LivenessVerdict = UNDECIDED
     _prev_grey: ImageArray | None = None
 
@@ -71,21 +85,24 @@ class TrackLiveness:
         if b.left is None or b.right is None:
             return
         x1, _, x2, _ = bbox
-        centre = (x1 + x2) / 2
-        # Compare with the framed frame the face has moved farthest from: frame-to-frame steps are
-        # a few pixels, the size of the edges' own jitter.
-        ref = max(self._framed, key=lambda r: abs(centre - r[0]), default=None)
-        self._framed.append((centre, b.left, b.right))
-        if ref is None:
-            return
-        moved = centre - ref[0]
-        if abs(moved) < self.settings.border_min_shift * (x2 - x1):
-            return
-        slack = self.settings.border_follow * abs(moved)
-        if abs(b.left - ref[1] - moved) <= slack and abs(b.right - ref[2] - moved) <= slack:
-            self.border_hits += 1
-        else:
-            self.border_fixed += 1
+        here = _Framed((x1 + x2) / 2, b.left, b.right, b.lefts, b.rights)
+        # Compare with the framed frame farthest from this one: frame-to-frame steps are a few
+        # pixels, the size of the edges' own jitter.
+        ref = max(self._framed, key=here.shift, default=None)
+        self._framed.append(here)
+        if ref is None or here.shift(ref) < self.settings.border_min_shift * (x2 - x1):
+            return  # nothing moved yet: a held card and a door frame look alike
+        # A side whose nearest edge is where one of the reference's edges was stayed put. A bar
+        # (a mullion, a door jamb) has two edges and Hough does not always find both, hence
+        # "any of the reference's edges"; one side staying and one moving (the head covering
+        # one edge of a bar, a card turning about one of its sides) says nothing.
+        slack = max(2.0, self.settings.border_follow * abs(here.face - ref.face))
+        left_stayed = any(abs(here.left - x) <= slack for x in ref.lefts)
+        right_stayed = any(abs(here.right - x) <= slack for x in ref.rights)
+        if left_stayed and right_stayed:
+            self.border_fixed += 1  # part of the room
+        elif not left_stayed and not right_stayed:
+            self.border_hits += 1  # both edges moved: they belong to something held or carried
 
     def _blink(self, ear: float) -> None:
         # A blink is a dip well below the track's open-eye level (its upper EARs) that comes back
@@ -109,7 +126,8 @@ class TrackLiveness:
             "parallax_votes": float(self.parallax_votes),
             "blink": float(self.blinked),
         }
-        border = self.border_hits >= s.border_frames and self.border_hits >= s.border_fraction * self.frames
+        judged = self.border_hits + self.border_fixed
+        border = self.border_hits >= s.border_frames and self.border_hits >= s.border_fraction * judged
         planar = self.planar_votes >= s.motion_votes and self.planar_votes >= 2 * self.parallax_votes
         if border or planar:
             decided = tuple(c for c, hit in (("border", border), ("planar", planar)) if hit)
