@@ -135,8 +135,9 @@ class TrackLiveness:
             return LivenessVerdict("spoof", 0.5 - 0.5 * strength, decided, self.frames, evidence)
         parallax = self.parallax_votes >= s.motion_votes and self.parallax_votes >= 2 * self.planar_votes
         live = tuple(c for c, hit in (("blink", self.blinked), ("parallax", parallax)) if hit)
-        # A border seen in many frames but not yet in most of them keeps the track open.
-        if live and self.frames >= s.min_frames_live and self.border_hits < s.border_frames:
+        # Edges moving with the face more often than staying keep the track open: a held card's
+        # border needs its face to move before it counts, a moire screen's parallax does not.
+        if live and self.frames >= s.min_frames_live and self.border_hits <= self.border_fixed:
             strength = min(1.0, 0.5 * self.blinked + 0.15 * self.parallax_votes)
             return LivenessVerdict("live", 0.5 + 0.5 * strength, live, self.frames, evidence)
         return LivenessVerdict("undecided", 0.5, (), self.frames, evidence)
