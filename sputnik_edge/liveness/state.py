@@ -135,9 +135,12 @@ class TrackLiveness:
             return LivenessVerdict("spoof", 0.5 - 0.5 * strength, decided, self.frames, evidence)
         parallax = self.parallax_votes >= s.motion_votes and self.parallax_votes >= 2 * self.planar_votes
         live = tuple(c for c, hit in (("blink", self.blinked), ("parallax", parallax)) if hit)
-        # Edges moving with the face more often than staying keep the track open: a held card's
-        # border needs its face to move before it counts, a moire screen's parallax does not.
-        if live and self.frames >= s.min_frames_live and self.border_hits <= self.border_fixed:
+        # A face framed by edges in border_frames frames is live only once its edges were seen to
+        # stay put while it moved, in border_frames frames and twice as often as moving with it:
+        # a held phone's border needs motion to count, the replayed head's parallax does not.
+        framed = len(self._framed) >= s.border_frames
+        room = self.border_fixed >= s.border_frames and self.border_fixed >= 2 * self.border_hits
+        if live and self.frames >= s.min_frames_live and (room or not framed):
             strength = min(1.0, 0.5 * self.blinked + 0.15 * self.parallax_votes)
             return LivenessVerdict("live", 0.5 + 0.5 * strength, live, self.frames, evidence)
         return LivenessVerdict("undecided", 0.5, (), self.frames, evidence)
