@@ -157,7 +157,7 @@ class LivenessSection(StrictModel):
     # blink) and some attacks get through, so a site opts into refusing check-ins deliberately.
     mode: Literal["off", "monitor", "enforce"] = "monitor"
     cues: list[str] = Field(default_factory=lambda: list(LIVENESS_CUES))
-    border_frames: int = Field(default=3, ge=1, le=100)  # frames framed by straight edges: spoof
+    border_frames: int = Field(default=3, ge=1, le=100)  # frames whose edges moved with the face: spoof
     min_frames_live: int = Field(default=5, ge=1, le=100)  # frames seen before a live verdict
     max_frames: int = Field(default=150, ge=1, le=10_000)  # an undecided track stops being analysed
 

@@ -52,6 +52,8 @@ class AttendancePolicy:
         self.device_id = device_id
         self.clock = clock
         self._last: dict[tuple[str, str], float] = {}
+        # Apart from _last: a spoof_suspected must not start the check-in cooldown.
+        self._last_spoof: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
 
     def seed_cooldowns(self, recent: Iterable[AttendanceEvent], now_wall: datetime) -> None:
@@ -174,13 +176,26 @@ class AttendancePolicy:
         wall: datetime,
         liveness: LivenessVerdict,
         trace_id: str | None = None,
+        *,
+        cooldown: bool = False,
     ) -> AttendanceEvent | None:
-        """The one ``spoof_suspected`` event of a track, naming whom the face matched (if anyone)."""
+        """The one ``spoof_suspected`` event of a track, naming whom the face matched (if anyone).
+
+        ``cooldown``: at most one per (camera, person) within ``cooldown_s``, for sources where
+        every frame is a track of its own (the snapshot gateway: a camera pushing a photo a second
+        would otherwise write an event and a face crop a second)."""
         if track.spoof_reported:
             return None
         if leader is None:
             leader = self.matched(track)
         track.spoof_reported = True
+        if cooldown and leader is not None:
+            now, key = self.clock(), (camera.camera_id, leader)
+            with self._lock:
+                last = self._last_spoof.get(key)
+                if last is not None and now - last < self.cfg.cooldown_s:
+                    return None
+                self._last_spoof[key] = now
         return AttendanceEvent(
             event_id=new_event_id(),
             device_id=self.device_id,
@@ -213,9 +228,11 @@ class AttendancePolicy:
         min_frames: int | None = None,
         trace_id: str | None = None,
         liveness: LivenessVerdict | None = None,
+        spoof_cooldown: bool = False,
     ) -> AttendanceEvent | None:
         """At most one unknown / low_confidence event for an undecided track; under ``enforce``
-        a match still held for want of a live verdict becomes ``spoof_suspected``."""
+        a match still held for want of a live verdict becomes ``spoof_suspected`` (rate-limited
+        per camera and person with ``spoof_cooldown``, see ``spoof_event``)."""
         need = self.cfg.min_frames if min_frames is None else min_frames
         if track.decided or len(track.observations) < need:
             return None
@@ -223,7 +240,9 @@ class AttendancePolicy:
             found = self._leader(track, need)
             if found is not None:
                 track.decided = True
-                return self.spoof_event(track, found[0], camera, wall, liveness, trace_id)
+                return self.spoof_event(
+                    track, found[0], camera, wall, liveness, trace_id, cooldown=spoof_cooldown
+                )
         track.decided = True
         low = [o for o in track.observations if o.decision == "low_confidence"]
         kind: EventKind = "low_confidence" if len(low) * 2 >= len(track.observations) else "unknown"

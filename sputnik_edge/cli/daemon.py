@@ -33,11 +33,13 @@ def cmd_doctor(ctx: Ctx) -> int:
     s = ctx.settings
     results: list[tuple[str, bool, str]] = []
     models_dir = s.recognition.models_dir or default_models_dir()
-    roles = (
+    roles: list[tuple[str, str]] = [
         ("detector", detector_model_name(s.recognition.detector)),
         ("embedder", embedder_model_name(s.recognition.embedder_precision)),
         ("enrolment embedder", "embedder"),  # templates come from the float model either way
-    )
+    ]
+    if s.liveness.mode != "off":  # monitor (the default) and enforce load the face mesh
+        roles.append(("face landmark", "face_landmark"))
     for role, name in roles:
         try:
             path = verify(models_dir, name)

@@ -7,6 +7,7 @@ import is reported as that command's error instead of removing commands from the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -52,6 +53,8 @@ def cmd_eval(ctx: Ctx) -> int:
 def cmd_eval_video(ctx: Ctx) -> int:
     from tqdm import tqdm
 
+    from sputnik_edge.liveness.stage import build_liveness
+
     ev = load_tool("eval-video", "eval_video")
     args = ctx.args
     video = Path(args.video)
@@ -80,6 +83,8 @@ def cmd_eval_video(ctx: Ctx) -> int:
                 att=ctx.settings.attendance,
                 daemon_fps=args.fps or None,
                 progress=bar.update,
+                liveness_mode=ctx.settings.liveness.mode,
+                liveness=build_liveness(ctx.settings) if args.fps else None,
             )
         except ev.LabelError as exc:
             raise UsageError(str(exc)) from None
@@ -93,7 +98,7 @@ def cmd_eval_video(ctx: Ctx) -> int:
 def cmd_liveness_eval(ctx: Ctx) -> int:
     lev = load_tool("liveness-eval", "liveness_eval")
     from sputnik_edge.config import LIVENESS_CUES
-    from sputnik_edge.liveness.stage import LivenessStage
+    from sputnik_edge.liveness.stage import LivenessStage, liveness_settings
     from sputnik_edge.vision.models import default_models_dir, verify
 
     args = ctx.args
@@ -108,7 +113,9 @@ def cmd_liveness_eval(ctx: Ctx) -> int:
     rec = ctx.recognizer()
     rcfg = ctx.settings.recognition
     models = Path(rcfg.models_dir) if rcfg.models_dir else default_models_dir()
-    settings = lev.default_settings(cues)
+    # The config's liveness section (border_frames, min_frames_live, max_frames) as the daemon runs
+    # it; only the cues may be overridden here.
+    settings = dataclasses.replace(liveness_settings(ctx.settings.liveness), cues=tuple(cues))
     stage = LivenessStage.from_model(verify(models, "face_landmark"), settings, rcfg.threads)
     try:
         results = lev.evaluate(rec, stage, map(Path, args.live), map(Path, args.attack), args.step)

@@ -19,7 +19,7 @@ import numpy as np
 
 from sputnik_edge.vision.types import FloatArray, ImageArray
 
-__all__ = ["Planarity", "border_score", "eye_aspect_ratio", "planarity"]
+__all__ = ["Border", "Planarity", "border", "border_score", "eye_aspect_ratio", "planarity"]
 
 # MediaPipe face-mesh indices: p1..p6 of the EAR formula per eye (outer corner, two upper lid
 # points, inner corner, two lower lid points).
@@ -111,19 +111,37 @@ def planarity(
     return Planarity(sim / w, hom / max(sim, 1e-9), len(src))
 
 
-def border_score(grey: ImageArray, bbox: tuple[float, float, float, float]) -> float:
-    """0..1: long straight edges left and right of the face that enclose it like a frame.
+@dataclass(frozen=True, slots=True)
+class Border:
+    """The straight edges framing a face in one frame (``border``), in image x pixels."""
 
-    1 means an edge on both sides, each at least as long as the face is tall and overlapping it,
-    within two face widths; half of it counts one side only.
+    left: float | None  # the vertical edge nearest the face on its left, if any
+    right: float | None
+    closed: bool  # a horizontal edge above or below the face joins the two sides as well
+    lefts: tuple[float, ...] = ()  # every vertical edge found on the left (a bar has two)
+    rights: tuple[float, ...] = ()
+
+    @property
+    def score(self) -> float:
+        return 0.5 * (self.left is not None) + 0.5 * (self.right is not None)
+
+
+def border(grey: ImageArray, bbox: tuple[float, float, float, float]) -> Border:
+    """Long straight edges left and right of the face that enclose it like a frame.
+
+    A side counts with an edge at least as long as the face is tall, overlapping it, within 1.6
+    face widths; ``closed`` needs a horizontal edge above or below the face as wide as the face
+    that reaches both sides' edges. One frame cannot tell a held phone from a door frame or a
+    window's mullions beside the head: the track compares frames (``state``).
     """
+    none = Border(None, None, False)
     h, w = grey.shape[:2]
     x1, y1, x2, y2 = bbox
     bw, bh = x2 - x1, y2 - y1
     a, b = int(max(0, x1 - 2.0 * bw)), int(max(0, y1 - 1.2 * bh))
     c, d = int(min(w, x2 + 2.0 * bw)), int(min(h, y2 + 1.5 * bh))
     if c - a < 8 or d - b < 8:
-        return 0.0
+        return none
     roi = grey[b:d, a:c]
     edges = cv2.Canny(cv2.GaussianBlur(roi, (5, 5), 0), 40, 120)
     lines = cv2.HoughLinesP(
@@ -135,10 +153,17 @@ def border_score(grey: ImageArray, bbox: tuple[float, float, float, float]) -> f
         maxLineGap=int(max(3, bh * 0.08)),
     )
     if lines is None:
-        return 0.0
-    left = right = False
+        return none
+    lefts: list[float] = []
+    rights: list[float] = []
+    flat: list[tuple[float, float, float]] = []
     for lx1, ly1, lx2, ly2 in lines.reshape(-1, 4):
-        gx1, gx2, gy1, gy2 = lx1 + a, lx2 + a, ly1 + b, ly2 + b
+        gx1, gx2, gy1, gy2 = float(lx1 + a), float(lx2 + a), float(ly1 + b), float(ly2 + b)
+        if abs(gy2 - gy1) <= 0.27 * abs(gx2 - gx1):  # within ~15 degrees of horizontal
+            y = (gy1 + gy2) / 2
+            if y < y1 + 0.1 * bh or y > y2 - 0.1 * bh:  # above the brow or below the chin
+                flat.append((min(gx1, gx2), max(gx1, gx2), y))
+            continue
         if abs(gx2 - gx1) > 0.27 * abs(gy2 - gy1):  # more than ~15 degrees off vertical
             continue
         top, bottom = min(gy1, gy2), max(gy1, gy2)
@@ -146,7 +171,18 @@ def border_score(grey: ImageArray, bbox: tuple[float, float, float, float]) -> f
             continue
         x = (gx1 + gx2) / 2
         if x1 - 1.6 * bw < x < x1 + 0.05 * bw:
-            left = True
+            lefts.append(x)
         elif x2 - 0.05 * bw < x < x2 + 1.6 * bw:
-            right = True
-    return 0.5 * left + 0.5 * right
+            rights.append(x)
+    left, right = max(lefts, default=None), min(rights, default=None)
+    closed = (
+        left is not None
+        and right is not None
+        and any(lo <= left + 0.1 * bw and hi >= right - 0.1 * bw for lo, hi, _ in flat)
+    )
+    return Border(left, right, closed, tuple(sorted(lefts)), tuple(sorted(rights)))
+
+
+def border_score(grey: ImageArray, bbox: tuple[float, float, float, float]) -> float:
+    """0..1: 1 with an edge on both sides of the face (``border``), half of it for one side."""
+    return border(grey, bbox).score

@@ -81,7 +81,7 @@ class LivenessStage:
         return UNDECIDED if state is None else state.verdict
 
     def single(self, image: ImageArray, detection: Detection) -> LivenessVerdict:
-        """One photo on its own: only the single-frame cues can speak, so at best ``spoof``."""
+        """One photo on its own: every cue needs frames over time, so ``undecided``."""
         state = TrackLiveness(self.settings)
         mesh = self.landmarker.mesh(image, detection)
         points = mesh.points if mesh.face_score >= _MIN_FACE_SCORE else None

@@ -25,7 +25,13 @@ class LivenessSettings:
     parallax_ratio: float = 0.65  # ... over this share: a real 3-D head
     motion_votes: int = 3  # votes of one kind needed, and twice as many as of the other kind
     border_frames: int = 3  # frames with a frame-like border around the face needed for spoof
-    border_fraction: float = 0.5  # ... and at least this share of the track's frames
+    # ... and at least this share of the framed frames judged (edges moved or stayed): twice as
+    # many moving as staying
+    border_fraction: float = 0.67
+    # A framed frame is judged once the face moved this many face widths from an earlier framed
+    # frame; its edges must have moved with the face within this share of the face's shift.
+    border_min_shift: float = 0.05
+    border_follow: float = 0.5
     min_frames_live: int = 5  # frames seen before a live verdict is final
     max_frames: int = 150  # an undecided track stops being analysed after this many frames
 

@@ -236,7 +236,13 @@ class AttendanceEngine:
             )
             if ev is None and not track.decided:
                 ev = self.policy.track_ended(
-                    track, camera, wall, min_frames=1, trace_id=trace_id, liveness=verdict
+                    track,
+                    camera,
+                    wall,
+                    min_frames=1,
+                    trace_id=trace_id,
+                    liveness=verdict,
+                    spoof_cooldown=True,
                 )
                 if ev is not None:
                     events.append(self.commit(ev, face_crop(image, face.detection.bbox), face.embedding))

@@ -30,6 +30,8 @@ import numpy as np
 from sputnik_edge.attendance.policy import AttendancePolicy, CameraInfo, PolicyConfig
 from sputnik_edge.attendance.tracker import IouTracker
 from sputnik_edge.config import AttendanceSection
+from sputnik_edge.liveness.stage import LivenessStage
+from sputnik_edge.liveness.types import LivenessMode
 from sputnik_edge.metrics import Metrics
 from sputnik_edge.pipeline.engine import AttendanceEngine, SnapshotSettings
 from sputnik_edge.recognition.recognizer import Recognizer
@@ -174,15 +176,27 @@ def per_frame(
 
 
 def through_daemon(
-    rec: Recognizer, video: Path, att: AttendanceSection, fps: float
+    rec: Recognizer,
+    video: Path,
+    att: AttendanceSection,
+    fps: float,
+    liveness_mode: LivenessMode = "off",
+    liveness: LivenessStage | None = None,
 ) -> list[tuple[int, str, str]]:
     """(frame, kind, employee_id) of every event naming someone, from the daemon's own engine fed
-    the video at ``fps`` on the video's clock (the tracker and cooldowns see video time)."""
+    the video at ``fps`` on the video's clock (the tracker and cooldowns see video time), with the
+    daemon's liveness mode and stage (under ``enforce`` a check-in needs a ``live`` verdict)."""
     src_fps = video_fps(video)
     stride = max(1, round(src_fps / fps))
     now = [0.0]
     policy = AttendancePolicy(
-        PolicyConfig(att.min_frames, att.cooldown_s, att.max_embeds_per_track, att.reembed_quality_gain),
+        PolicyConfig(
+            att.min_frames,
+            att.cooldown_s,
+            att.max_embeds_per_track,
+            att.reembed_quality_gain,
+            liveness_mode=liveness_mode,
+        ),
         "eval-video",
         clock=lambda: now[0],
     )
@@ -193,7 +207,9 @@ def through_daemon(
     with tempfile.TemporaryDirectory(prefix="sputnik-eval-video-") as tmp:
         store = LocalStore(Path(tmp) / "eval.db", device_id="eval-video")
         try:
-            engine = AttendanceEngine(rec, policy, store, SnapshotSettings(False, Path(tmp)), Metrics())
+            engine = AttendanceEngine(
+                rec, policy, store, SnapshotSettings(False, Path(tmp)), Metrics(), liveness=liveness
+            )
             last = 0
             for i, img in frames(video):
                 if i % stride:
@@ -220,11 +236,17 @@ def evaluate_video(
     att: AttendanceSection | None = None,
     daemon_fps: float | None = 10.0,
     progress: Callable[[], Any] | None = None,
+    liveness_mode: LivenessMode = "off",
+    liveness: LivenessStage | None = None,
 ) -> VideoEval:
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
     verdicts = per_frame(rec, video, labels, every, progress)
-    events = through_daemon(rec, video, att or AttendanceSection(), daemon_fps) if daemon_fps else None
+    events = (
+        through_daemon(rec, video, att or AttendanceSection(), daemon_fps, liveness_mode, liveness)
+        if daemon_fps
+        else None
+    )
     people = []
     for identity in sorted({r.identity for r in labels}):
         mine = [v for v in verdicts if v.identity == identity]

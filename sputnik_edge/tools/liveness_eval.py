@@ -5,8 +5,8 @@ Each file goes through what the daemon runs on a camera: YuNet detection, the qu
 IoU tracker, and the liveness stage on every quality-passing face of an undecided track (videos
 are sampled every ``step``-th frame, 3 by default: a 30 fps file at the daemon's 10 fps). A file's
 verdict is ``spoof`` if any track of it was judged spoof, else ``live`` if any was judged live,
-else ``undecided``. A photo is one frame: only the border cue can speak, so it is at best
-``spoof`` (one framed frame suffices there) and never ``live``.
+else ``undecided``. A photo is one frame: no cue can judge it (the border cue needs the face to
+move to tell a held border from a door frame), so it is ``undecided``, never ``live``.
 
 * APCER (attack presentation classification error rate): attacks judged ``live`` / attacks.
 * BPCER (bona fide presentation classification error rate): live files judged ``spoof`` / live.

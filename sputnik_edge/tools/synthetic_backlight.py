@@ -65,9 +65,19 @@ def _person_mask(h: int, w: int, cx: float, cy: float, face_w: float) -> npt.NDA
 
 
 def backlit_scene(
-    photo: npt.NDArray[np.uint8], face: Detection, strength: str, *, seed: int = 0, jpeg_quality: int = 85
+    photo: npt.NDArray[np.uint8],
+    face: Detection,
+    strength: str,
+    *,
+    seed: int = 0,
+    jpeg_quality: int = 85,
+    offset: tuple[int, int] = (0, 0),
 ) -> Scene:
-    """``photo``'s person (``face`` located in it) in front of a window at ``strength``."""
+    """``photo``'s person (``face`` located in it) in front of a window at ``strength``.
+
+    ``offset`` (x, y pixels) moves the person from the scene's centre while the window stays: a
+    sequence of scenes with growing offsets is a person moving in front of a fixed window frame.
+    """
     if strength not in STRENGTHS:
         raise ValueError(f"backlight strength must be one of {', '.join(STRENGTHS)}, got {strength!r}")
     stops, glare = STRENGTHS[strength]
@@ -75,7 +85,7 @@ def backlit_scene(
     x1, y1, x2, y2 = face.bbox
     s = FACE_WIDTH_PX / max(1.0, x2 - x1)
     small = cv2.resize(photo, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-    cx, cy = w / 2, h * 0.42
+    cx, cy = w / 2 + offset[0], h * 0.42 + offset[1]
     ox, oy = int(cx - (x1 + x2) / 2 * s), int(cy - (y1 + y2) / 2 * s)
     fg = np.zeros((h, w, 3), np.float32)
     valid = np.zeros((h, w), np.float32)

@@ -130,6 +130,9 @@ def test_info_events_and_metrics(daemon: Daemon) -> None:
     info = daemon.get("/api/v1/info", headers=AUTH).json()
     assert info["device_id"] == "door-test"
     assert len(info["models"]["embedder"]["sha256"]) == 64
+    # liveness.mode defaults to monitor: the face mesh is a model in use too.
+    assert info["models"]["face_landmark"]["file"] == "face_landmark.onnx"
+    assert len(info["models"]["face_landmark"]["sha256"]) == 64
     assert info["gallery"]["employees"] == 1
     assert TOKEN not in json.dumps(info)
     assert_error(daemon.get("/api/v1/events", params={"limit": 0}, headers=AUTH), 422, "invalid_request")

@@ -127,7 +127,8 @@ def test_enforce_phone_replay_gives_spoof_suspected_not_check_in(
     spoofs = [s for s in stored if s.event.kind == "spoof_suspected"]
     assert spoofs and all(s.event.employee_id == MAN for s in spoofs)
     first = spoofs[0]
-    assert first.event.details["liveness"]["verdict"] in ("spoof", "undecided")
+    # Decided by the phone's edges moving with his face (border), not by the track running out.
+    assert first.event.details["liveness"]["verdict"] == "spoof"
     assert "border" in first.event.details["liveness"]["cues"]
     assert first.snapshot is not None
     crop = tmp_path / "snapshots" / first.snapshot

@@ -1,5 +1,6 @@
 """The device's snapshot gateway under liveness.mode = "enforce": a single photo cannot be judged
-live, so it checks nobody in and records spoof_suspected naming the match, with a face crop."""
+live, so it checks nobody in and records spoof_suspected naming the match, with a face crop, at
+most once per camera and person within the cooldown."""
 
 from __future__ import annotations
 
@@ -30,6 +31,13 @@ def test_enforce_gateway_records_spoof_suspected_not_check_in(tmp_path: Path, fa
         assert [(e["kind"], e["employee_id"]) for e in body["events"]] == [
             ("spoof_suspected", "barack_obama")
         ]
+        # A push camera sending the same person every second: one event and crop per cooldown.
+        for _ in range(3):
+            r = httpx.post(
+                d.base_url + "/api/v1/gateway/snapshot", files={"file": ("o.jpg", photo)}, timeout=30
+            )
+            assert r.status_code == 200 and r.json()["status"] == "match", r.text
+            assert r.json()["events"] == []
         assert d.terminate() == 0
     finally:
         d.kill()
@@ -41,3 +49,4 @@ def test_enforce_gateway_records_spoof_suspected_not_check_in(tmp_path: Path, fa
     assert stored.event.details["liveness"]["verdict"] == "not_checked"
     assert stored.event.details["mode"] == "enforce"
     assert stored.snapshot is not None and (tmp_path / "snapshots" / stored.snapshot).is_file()
+    assert len([p for p in (tmp_path / "snapshots").rglob("*") if p.is_file()]) == 1

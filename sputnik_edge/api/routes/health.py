@@ -37,18 +37,22 @@ def health(ctx: Ctx) -> JSONResponse:
 
 
 def models_in_use(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The configured detector and the embedder, by role, as the manifest pins them."""
+    """The configured detector, the embedder and (unless liveness is off) the face mesh, by role,
+    as the manifest pins them."""
     models_dir = settings.recognition.models_dir or default_models_dir()
     manifest = load_manifest(models_dir)
+    roles = [
+        ("detector", manifest[detector_model_name(settings.recognition.detector)]),
+        ("embedder", manifest[embedder_model_name(settings.recognition.embedder_precision)]),
+        # model_id is the template space (what galleries are keyed by), shared by both
+        # precisions; templates are made by the float model when identification runs int8.
+        ("enrolment_embedder", manifest["embedder"]),
+    ]
+    if settings.liveness.mode != "off":
+        roles.append(("face_landmark", manifest["face_landmark"]))
     return {
         role: {"model_id": template_model_id(spec), "file": spec.file, "sha256": spec.sha256}
-        for role, spec in (
-            ("detector", manifest[detector_model_name(settings.recognition.detector)]),
-            ("embedder", manifest[embedder_model_name(settings.recognition.embedder_precision)]),
-            # model_id is the template space (what galleries are keyed by), shared by both
-            # precisions; templates are made by the float model when identification runs int8.
-            ("enrolment_embedder", manifest["embedder"]),
-        )
+        for role, spec in roles
     }
 
 

@@ -127,6 +127,7 @@ class TimedPolicy(AttendancePolicy):
         min_frames: int | None = None,
         trace_id: str | None = None,
         liveness: LivenessVerdict | None = None,
+        spoof_cooldown: bool = False,
     ) -> AttendanceEvent | None:
         return self.stage_clock.call(
             "policy",
@@ -137,6 +138,7 @@ class TimedPolicy(AttendancePolicy):
             min_frames=min_frames,
             trace_id=trace_id,
             liveness=liveness,
+            spoof_cooldown=spoof_cooldown,
         )
 
 

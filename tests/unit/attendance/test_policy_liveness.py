@@ -77,3 +77,32 @@ def test_enforce_single_photo_is_never_a_check_in() -> None:
     assert ev is not None and ev.kind == "spoof_suspected"
     assert ev.details["liveness"]["verdict"] == "not_checked"
     assert "single photo" in ev.details["liveness"]["reason"]
+
+
+def test_gateway_spoof_events_keep_the_check_in_cooldown() -> None:
+    """Every pushed photo is a track of its own: with spoof_cooldown one spoof_suspected per
+    (camera, person) per cooldown_s, and it does not block that person's check-ins."""
+    clock = FakeClock()
+    p = AttendancePolicy(PolicyConfig(min_frames=3, liveness_mode="enforce"), "door-1", clock=clock)
+
+    def push(i: int, emp: str = "ann") -> str | None:
+        t = track(i)
+        assert p.observe(t, match(emp), CAM_IN, WALL, min_frames=1, liveness=SINGLE_PHOTO) is None
+        ev = p.track_ended(t, CAM_IN, WALL, min_frames=1, liveness=SINGLE_PHOTO, spoof_cooldown=True)
+        return None if ev is None else ev.kind
+
+    assert push(1) == "spoof_suspected"
+    clock.t += 1.0
+    assert [push(i) for i in range(2, 12)] == [None] * 10  # a camera pushing every second
+    assert push(12, "bob") == "spoof_suspected"  # someone else is reported
+    # Streams still report every attack track (no spoof_cooldown), and the real person checks in.
+    t = track(13)
+    for _ in range(3):
+        p.observe(t, match(), CAM_IN, WALL, liveness=UNDECIDED)
+    ended = p.track_ended(t, CAM_IN, WALL, liveness=UNDECIDED)
+    assert ended is not None and ended.kind == "spoof_suspected"
+    t = track(15)
+    live = [p.observe(t, match(), CAM_IN, WALL, liveness=LIVE) for _ in range(3)]
+    assert live[-1] is not None and live[-1].kind == "check_in"
+    clock.t += p.cfg.cooldown_s
+    assert push(16) == "spoof_suspected"  # after cooldown_s, the next photo is reported again

@@ -49,6 +49,8 @@ def test_healthy_device(tmp_path: Path, capsys: pytest.CaptureFixture[str], face
     assert code == 0, parts
     assert parts["model detector"].startswith("ok") and "sha256 ok" in parts["model detector"]
     assert parts["model embedder"].startswith("ok")
+    # liveness.mode defaults to monitor, which runs the face mesh.
+    assert parts["model face landmark"] == "ok face_landmark.onnx sha256 ok"
     assert parts["storage"] == f"ok {tmp_path / 'state' / 'edge.db'}: 0 event(s) pending"
     assert parts["disk"].startswith("ok") and f"at least {LOW_DISK_MB} MB" in parts["disk"]
     assert parts["camera door"] == f"ok {clip}: frame 640x360"
@@ -75,3 +77,21 @@ def test_each_failure_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert parts["camera gone"].startswith("FAIL") and "secret" not in parts["camera gone"]
     assert parts["central"].startswith("FAIL") and "secret" not in parts["central"]
     assert "127.0.0.1:9" in parts["central"]
+
+
+def test_face_landmark_checked_unless_liveness_is_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], models_dir: Path
+) -> None:
+    broken = tmp_path / "models"
+    shutil.copytree(models_dir, broken)
+    data = bytearray((broken / "face_landmark.onnx").read_bytes())
+    data[-1] ^= 0xFF
+    (broken / "face_landmark.onnx").write_bytes(bytes(data))
+    config = write_config(tmp_path, recognition={"models_dir": str(broken)})
+    code, parts = doctor(config, capsys)
+    assert code == 1 and parts["model face landmark"].startswith("FAIL")
+    assert "sha256" in parts["model face landmark"]
+    config = write_config(tmp_path, recognition={"models_dir": str(broken)}, liveness={"mode": "off"})
+    code, parts = doctor(config, capsys)
+    assert code == 0, parts
+    assert "model face landmark" not in parts

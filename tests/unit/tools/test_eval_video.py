@@ -4,6 +4,7 @@ is caught by both; bad label files are refused naming file, line and column."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 
 from sputnik_edge.cli import main
 from sputnik_edge.config import AttendanceSection
+from sputnik_edge.liveness.stage import LivenessStage
+from sputnik_edge.liveness.types import LivenessSettings
 from sputnik_edge.recognition.gallery import Gallery
 from sputnik_edge.recognition.recognizer import Recognizer
 from sputnik_edge.tools.eval_video import (
@@ -23,6 +26,7 @@ from sputnik_edge.tools.eval_video import (
     read_labels,
 )
 from sputnik_edge.vision.imageio import load_image
+from sputnik_edge.vision.models import verify
 from tests.conftest import REPO_ROOT, clear_config_env, require
 from tests.support.daemon import enrol_people, first_photo_per_person, shared_recognizer
 
@@ -99,6 +103,23 @@ def test_daemon_part_follows_min_frames(faces_dir: Path, clip: Path) -> None:
     normal = evaluate_video(rec, clip, labels, every=10)
     assert [p.right for p in strict.people] == [p.right for p in normal.people]
     assert {p.identity: p.checked_in for p in strict.people}["lin_manuel_miranda"] is False
+
+
+def test_daemon_part_runs_the_configured_liveness(faces_dir: Path, clip: Path, models_dir: Path) -> None:
+    """Under ``enforce`` the in-process daemon needs a ``live`` verdict for a check-in, as the real one."""
+    rec = recognizer(faces_dir)
+    labels = read_labels(LABELS / "short_hamilton_clip.csv")
+    model = verify(models_dir, "face_landmark")
+
+    def run(cues: tuple[str, ...]) -> dict[str, bool | None]:
+        stage = LivenessStage.from_model(model, dataclasses.replace(LivenessSettings(), cues=cues), 1)
+        result = evaluate_video(rec, clip, labels, every=30, liveness_mode="enforce", liveness=stage)
+        return {p.identity: p.checked_in for p in result.people}
+
+    # The dev clip's real head turns: parallax says live, he is checked in.
+    assert run(("blink", "motion", "border"))["lin_manuel_miranda"] is True
+    # The border cue alone can only refuse: his track stays undecided, and enforce refuses him.
+    assert run(("border",))["lin_manuel_miranda"] is False
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,22 @@ def test_json_per_file_and_total(cfg: Path, liveness: Path, capsys: pytest.Captu
     assert code == 0 and json.loads(out)["total"]["apcer"] == 1.0
 
 
+def test_the_config_liveness_section_is_used(
+    cfg: Path, liveness: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """border_frames, min_frames_live and max_frames come from the config, as in the daemon."""
+    live = str(liveness / "webcam_live.webm")
+    base = cfg.read_text()
+    cfg.write_text(base + "[liveness]\nmax_frames = 4\n")  # live needs 5 frames: never reached
+    code, out, _ = run(cfg, capsys, "--json", "--live", live)
+    assert code == 0 and json.loads(out)["files"][0]["verdict"] == "undecided"
+    cfg.write_text(base + "[liveness]\nmin_frames_live = 30\n")
+    code, out, _ = run(cfg, capsys, "--json", "--cues", "blink,motion,border", "--live", live)
+    assert code == 0
+    (result,) = json.loads(out)["files"]
+    assert result["verdict"] == "live" and result["frames"] >= 30  # the default decides at 5-9
+
+
 def test_rates_follow_the_verdicts() -> None:
     def r(label: str, verdict: str) -> FileResult:
         return FileResult("f", label, verdict, 0.5, (), 1, 1)
