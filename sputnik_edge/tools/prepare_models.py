@@ -50,7 +50,7 @@ from sputnik_edge.tools.onnx_surgery import (
     rewrite_prelu,
 )
 from sputnik_edge.tools.paths import default_faces_dir
-from sputnik_edge.tools.prepare_landmarks import landmark_entry
+from sputnik_edge.tools.prepare_landmarks import landmark_entry, read_mediapipe_file
 from sputnik_edge.tools.quantize_sface import SFACE_INT8, sface_int8
 
 __all__ = ["BLAZEFACE", "RECIPES", "PrepareError", "main", "prepare_models", "read_blazeface", "run_original"]
@@ -217,38 +217,10 @@ def read_blazeface(source: Path | None, fallback: Path | None = None) -> bytes:
     """The BlazeFace file from a mediapipe 0.10 wheel or folder, the installed mediapipe, or
     (when neither is given or has it) ``fallback``, an earlier verbatim copy; always checked
     against the pinned sha256."""
-    name = BLAZEFACE.source_file
-    data: bytes | None = None
-    origin = str(source) if source else BLAZEFACE.source_package
-    if source is None:
-        try:
-            dist = importlib.metadata.distribution(BLAZEFACE.source_package)
-        except importlib.metadata.PackageNotFoundError:
-            dist = None
-        for entry in (dist.files or ()) if dist else ():
-            if entry.name == name:
-                data = Path(str(dist.locate_file(entry))).read_bytes()  # type: ignore[union-attr]
-    elif source.is_file() and zipfile.is_zipfile(source):
-        with zipfile.ZipFile(source) as zf:
-            for info in zf.infolist():
-                if info.filename.rsplit("/", 1)[-1] == name:
-                    data = zf.read(info)
-    elif source.is_dir():
-        found = sorted(source.rglob(name))
-        data = found[0].read_bytes() if found else None
-    else:
-        raise PrepareError(f"BlazeFace source {source} is neither a wheel file nor a folder")
-    if data is None and source is None and fallback is not None and fallback.is_file():
-        data, origin = fallback.read_bytes(), str(fallback)
-    if data is None:
-        raise PrepareError(
-            f"{origin} lacks {name}: pass --blazeface-source with a mediapipe 0.10 wheel "
-            f"(pip download --no-deps mediapipe=={BLAZEFACE.source_version})"
-        )
-    digest = sha256_bytes(data)
-    if digest != BLAZEFACE.source_sha256:
-        raise PrepareError(f"{name} from {origin} has sha256 {digest}, expected {BLAZEFACE.source_sha256}")
-    return data
+    # A wheel given on purpose must hold the file: the fallback is only for "nothing given".
+    return read_mediapipe_file(
+        source, BLAZEFACE.source_file, BLAZEFACE.source_sha256, fallback if source is None else None
+    )
 
 
 def prepare_bytes(data: bytes, recipe: _Recipe) -> bytes:

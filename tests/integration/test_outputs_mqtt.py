@@ -37,29 +37,12 @@ from tests.support.daemon import (
 )
 from tests.support.homeassistant import check_ha_sensor
 from tests.support.mqtt import Broker, Subscriber, require_shared_broker
+from tests.support.outputs_contract import DOCUMENTED, UNKNOWN_PHOTOS
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
 DEVICE = "door-test"
-DOCUMENTED = {
-    "event_id",
-    "seq",
-    "device_id",
-    "camera_id",
-    "kind",
-    "employee_id",
-    "name",
-    "similarity",
-    "captured_at",
-    "track_id",
-    "liveness",
-}
-UNKNOWN_PHOTOS = [
-    "images/barack_obama/obama.jpg",
-    "images/joe_biden/biden.jpg",
-    "images/kit_harington/john1.jpeg",
-]
 
 
 def snapshot(d: Daemon, photo: Path) -> list[str]:

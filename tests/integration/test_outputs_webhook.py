@@ -29,6 +29,7 @@ from tests.support.daemon import (
     free_port,
     write_config,
 )
+from tests.support.outputs_contract import DOCUMENTED, UNKNOWN_PHOTOS
 from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.integration
@@ -36,26 +37,6 @@ pytestmark = pytest.mark.integration
 SECRET = "whsec-test-Qm3v9-never-logged"
 URL_PASSWORD = "hook-pw-Zr81"
 PATH_SECRET = "webhook-id-Qm27"  # as in Home Assistant's /api/webhook/<id>: the path is the secret
-# The documented payload (README "Event outputs"), written out here rather than imported: the
-# test checks the code against the documentation.
-DOCUMENTED = {
-    "event_id",
-    "seq",
-    "device_id",
-    "camera_id",
-    "kind",
-    "employee_id",
-    "name",
-    "similarity",
-    "captured_at",
-    "track_id",
-    "liveness",
-}
-UNKNOWN_PHOTOS = [
-    "images/barack_obama/obama.jpg",
-    "images/joe_biden/biden.jpg",
-    "images/kit_harington/john1.jpeg",
-]
 
 
 def snapshot(d: Daemon, photo: Path) -> list[dict[str, Any]]:

@@ -22,21 +22,7 @@ from sputnik_edge.outputs.payload import (
     read_snapshot,
 )
 from tests.conftest import REPO_ROOT
-
-# The README's list ("Event outputs"), written out: the code must match the documentation.
-DOCUMENTED = {
-    "event_id",
-    "seq",
-    "device_id",
-    "camera_id",
-    "kind",
-    "employee_id",
-    "name",
-    "similarity",
-    "captured_at",
-    "track_id",
-    "liveness",
-}
+from tests.support.outputs_contract import DOCUMENTED
 
 
 def event(kind: str = "check_in", camera: str = "entrance", **kw: object) -> AttendanceEvent:
