@@ -74,6 +74,17 @@ PHOTO_ERRORS = {
 }
 
 
+def duplicate_face(state: State, other: str, similarity: float, threshold: float) -> ApiError:
+    """The 409 for a face that already matches another employee (photo and clip alike)."""
+    state.metrics.enrolments.labels("duplicate_face").inc()
+    return ApiError(
+        409,
+        "duplicate_face",
+        f"this face already matches employee {other!r} (similarity {similarity:.3f} >= {threshold}); "
+        "send force=true to enrol anyway",
+    )
+
+
 @router.post("/{employee_id}/photos", status_code=201, response_model=PhotoOut, responses=PHOTO_ERRORS)
 def enrol_photo(
     employee_id: EmployeeId,
@@ -97,14 +108,7 @@ def enrol_photo(
     threshold = state.settings.recognition.match_threshold
     similar = state.central.find_conflicts(model_id, vec, threshold, exclude_employee_id=employee_id)
     if similar and not force:
-        other, sim = similar[0]
-        state.metrics.enrolments.labels("duplicate_face").inc()
-        raise ApiError(
-            409,
-            "duplicate_face",
-            f"this face already matches employee {other!r} (similarity {sim:.3f} >= {threshold}); "
-            "send force=true to enrol anyway",
-        )
+        raise duplicate_face(state, *similar[0], threshold)
     photos = None
     if state.settings.central.store_photos:
         file.file.seek(0)
@@ -234,13 +238,7 @@ def enrol_clip(
             similar[other] = max(sim, similar.get(other, -1.0))
     if similar and not force:
         other = max(similar, key=lambda k: similar[k])
-        state.metrics.enrolments.labels("duplicate_face").inc()
-        raise ApiError(
-            409,
-            "duplicate_face",
-            f"this face already matches employee {other!r} (similarity {similar[other]:.3f} >= {threshold}); "
-            "send force=true to enrol anyway",
-        )
+        raise duplicate_face(state, other, similar[other], threshold)
     matrix = np.stack([c.embedding for c in selection.chosen])
     try:
         ids = list(
