@@ -180,3 +180,97 @@ def rewrite_prelu_for_int8(model: Any) -> tuple[int, int]:
     del graph.initializer[:]
     graph.initializer.extend(keep)
     return count, clipped
+
+
+def _bn_affine(inits: dict[str, Any], node: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, shift) of an inference BatchNormalization: y = scale * x + shift per channel."""
+    from onnx import numpy_helper
+
+    names = node.input[1:5]
+    if not all(n in inits for n in names):
+        raise PrepareError(f"BatchNormalization {node.name}: parameters are not initialisers")
+    gamma, beta, mean, var = (numpy_helper.to_array(inits[n]).astype(np.float64) for n in names)
+    eps = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
+    scale = gamma / np.sqrt(var + eps)
+    return scale, beta - mean * scale
+
+
+def fold_head_batchnorms(model: Any) -> int:
+    """Fold the BatchNormalizations around the embedding head into its Gemm; returns how many.
+
+    SFace ends in BatchNormalization -> Dropout -> Flatten -> Gemm(transB) -> BatchNormalization.
+    In inference both normalisations are per-feature affine maps and Dropout is the identity, so
+    the head is one Gemm with rescaled weights and a new bias: exact up to float rounding. The
+    quantiser cannot fold these itself (quant_pre_process only folds a BatchNormalization into the
+    convolution before it), and left in the int8 graph each one costs a dequantise, a float
+    normalisation and a requantise on the path of every face.
+    """
+    from onnx import numpy_helper
+
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    def attr(node: Any, name: str, default: float) -> float:
+        return next((a.f if a.type == 1 else a.i for a in node.attribute if a.name == name), default)
+
+    gemms = [n for n in graph.node if n.op_type == "Gemm" and attr(n, "transB", 0) == 1]
+    if len(gemms) != 1 or len(gemms[0].input) != 3:
+        raise PrepareError(f"expected one Gemm(transB=1) with a bias in the head, found {len(gemms)}")
+    gemm = gemms[0]
+    if attr(gemm, "alpha", 1.0) != 1.0 or attr(gemm, "beta", 1.0) != 1.0 or attr(gemm, "transA", 0) != 0:
+        raise PrepareError(f"Gemm {gemm.name}: alpha, beta and transA must be the defaults")
+    flatten = producer.get(gemm.input[0])
+    dropout = producer.get(flatten.input[0]) if flatten is not None else None
+    before = producer.get(dropout.input[0]) if dropout is not None else None
+    after = consumers.get(gemm.output[0], [])
+    if (
+        flatten is None
+        or flatten.op_type != "Flatten"
+        or dropout is None
+        or dropout.op_type != "Dropout"
+        or len([o for o in dropout.output if o]) != 1
+        or before is None
+        or before.op_type != "BatchNormalization"
+        or len(after) != 1
+        or after[0].op_type != "BatchNormalization"
+        or any(len(consumers.get(n.output[0], [])) != 1 for n in (before, dropout, flatten))
+    ):
+        raise PrepareError(f"Gemm {gemm.name}: not the BatchNormalization-Dropout-Flatten-Gemm-BN head")
+    if gemm.input[1] not in inits or gemm.input[2] not in inits:
+        raise PrepareError(f"Gemm {gemm.name}: weights or bias are not initialisers")
+    weight = numpy_helper.to_array(inits[gemm.input[1]]).astype(np.float64)
+    bias = numpy_helper.to_array(inits[gemm.input[2]]).astype(np.float64)
+    in_scale, in_shift = _bn_affine(inits, before)
+    if weight.shape[1] % in_scale.size:
+        raise PrepareError(f"Gemm {gemm.name}: {weight.shape[1]} inputs are not {in_scale.size} channels")
+    # Flatten of NCHW: feature k belongs to channel k // (H * W).
+    spatial = weight.shape[1] // in_scale.size
+    bias = bias + weight @ np.repeat(in_shift, spatial)
+    weight = weight * np.repeat(in_scale, spatial)[None, :]
+    out_scale, out_shift = _bn_affine(inits, after[0])
+    weight = weight * out_scale[:, None]
+    bias = bias * out_scale + out_shift
+    w_name, b_name = f"{gemm.name}__folded_weight", f"{gemm.name}__folded_bias"
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(weight.astype(np.float32), w_name),
+            numpy_helper.from_array(bias.astype(np.float32), b_name),
+        ]
+    )
+    flatten.input[0] = before.input[0]
+    gemm.input[1], gemm.input[2] = w_name, b_name
+    gemm.output[0] = after[0].output[0]
+    drop = {before.output[0], dropout.output[0], after[0].output[0]}
+    kept = [n for n in graph.node if n.output[0] not in drop or n.op_type == "Gemm"]
+    del graph.node[:]
+    graph.node.extend(kept)
+    used = {name for n in graph.node for name in n.input}
+    keep = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    return 2

@@ -7,10 +7,11 @@ the calibration pairs (``calib/``) nor the dev photos (``images/``) are used, so
 tests that judge the int8 model on those are held out from its calibration.
 
 Steps: fold the block-quantised source like the float recipe, rewrite PRelu for int8
-(``onnx_surgery.rewrite_prelu_for_int8``), make the batch dynamic, run onnxruntime's
+(``onnx_surgery.rewrite_prelu_for_int8``), fold the head's BatchNormalizations into its Gemm
+(``onnx_surgery.fold_head_batchnorms``), make the batch dynamic, run onnxruntime's
 ``quant_pre_process`` (folds BatchNormalization into the convolutions), then
 ``quantize_static`` (QDQ, per-channel int8 weights, uint8 activations, ranges at the 99.99th
-percentile of the calibration activations). With the
+percentile of the calibration activations; ``FLOAT_PREFIX`` stays float). With the
 same onnxruntime and onnx versions and the same face data the output is byte for byte the same
 (checked: two runs, one sha256); other versions may differ, so ``prepare-models`` compares the
 result with the committed MANIFEST's sha256 and says so when it differs.
@@ -34,6 +35,7 @@ from sputnik_edge.tools.onnx_surgery import (
     PrepareError,
     drop_constant_inputs,
     fold_constants,
+    fold_head_batchnorms,
     make_dynamic,
     rewrite_prelu_for_int8,
 )
@@ -49,6 +51,23 @@ MIN_CALIBRATION_SCORE = 0.8
 MIN_CALIBRATION_FACES = 100
 CALIBRATION_PERCENTILE = 99.99
 CALIBRATION_CHUNK = 16
+# Nodes kept in float: the input normalisation and the first two convolutions with their PRelus.
+# onnxruntime's int8 kernels for a 3-channel full-resolution convolution and for a depthwise one
+# are slower than float (profiled: 544 and 225 us of a 5.7 ms face), and the two requantisations
+# this saves cost less than the int8 convolutions did; floating any later layer lost time.
+# Measured side by side: README "Speed".
+FLOAT_PREFIX: tuple[str, ...] = (
+    "_minusscalar0",
+    "_mulscalar0",
+    "conv_1_conv2d",
+    "conv_1_relu__neg",
+    "conv_1_relu__relu",
+    "conv_1_relu__add",
+    "conv_2_dw_conv2d",
+    "conv_2_dw_relu__neg",
+    "conv_2_dw_relu__relu",
+    "conv_2_dw_relu__add",
+)
 
 
 # The int8 embedder: same source file as the float "embedder", templates in the same space (the
@@ -70,7 +89,9 @@ SFACE_INT8 = _Int8Recipe(
         "static int8 QDQ quantisation (per-channel int8 weights, uint8 activations, 99.99th percentile "
         "ranges) of the "
         "folded SFace, calibrated on aligned faces of the dev videos; PRelu as x + Relu(depthwise 1x1 "
-        "conv) (3 slopes > 1 clipped to 1); same input as sface.onnx; templates shared with template_model_id"
+        "conv) (3 slopes > 1 clipped to 1); the head's two BatchNormalizations folded into its Gemm; input "
+        "normalisation and the first two convolutions kept float; same input as sface.onnx; templates shared "
+        "with template_model_id"
     ),
 )
 
@@ -130,8 +151,11 @@ def int8_graph(source: bytes, dynamic_inputs: dict[int, str], dynamic_outputs: d
     fold_constants(model)
     drop_constant_inputs(model)
     rewritten, clipped = rewrite_prelu_for_int8(model)
+    folded = fold_head_batchnorms(model)
     make_dynamic(model, dynamic_inputs, dynamic_outputs)
-    log.info("int8_graph_rewritten", prelu_rewritten=rewritten, slopes_clipped=clipped)
+    log.info(
+        "int8_graph_rewritten", prelu_rewritten=rewritten, slopes_clipped=clipped, bn_nodes_folded=folded
+    )
     return model
 
 
@@ -170,6 +194,10 @@ def quantize(model: Any, crops: npt.NDArray[np.uint8]) -> bytes:
         onnx.save(model, str(src))
         # Symbolic shape inference would need sympy; plain ONNX inference is enough for SFace.
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        names = {n.name for n in onnx.load(str(pre)).graph.node}
+        missing = [n for n in FLOAT_PREFIX if n not in names]
+        if missing:
+            raise PrepareError(f"nodes to keep in float are not in the graph: {missing}")
         quantize_static(
             str(pre),
             str(out),
@@ -182,6 +210,7 @@ def quantize(model: Any, crops: npt.NDArray[np.uint8]) -> bytes:
             # 8 bits on: calib-pair accuracy 99.59 % against MinMax's 99.45 %, and the dev-set
             # photo nearest the match threshold stays above it (README "Models").
             calibrate_method=CalibrationMethod.Percentile,
+            nodes_to_exclude=list(FLOAT_PREFIX),
             extra_options={
                 "CalibPercentile": CALIBRATION_PERCENTILE,
                 "CalibStridedMinMax": CALIBRATION_CHUNK,

@@ -20,6 +20,10 @@ STRIDES = (8, 16, 32)
 _DIVISOR = 32
 # Below this YuNet cannot see a face at all (its smallest anchors are ~10 px).
 _MIN_SIDE = 10
+# Padded inputs up to this many pixels (a 250x250 photo pads to 256x256) run on a one-thread
+# session: for so little work per convolution, waking a second pool thread costs more than it
+# saves (README "Speed": 160x160 0.79 vs 0.97 ms idle). Camera frames (640x384) keep the pool.
+SMALL_INPUT_PIXELS = 256 * 256
 
 
 class FaceDetector(Protocol):
@@ -64,6 +68,11 @@ class YuNetDetector:
         self.max_side = max_side
         self.model_path = Path(model_path)
         self._session = create_session(self.model_path, threads, spin_within_run=spin_within_run)
+        self._small_session = (
+            self._session
+            if threads == 1
+            else create_session(self.model_path, 1, spin_within_run=spin_within_run)
+        )
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
         # A graph with fixed H/W (e.g. the unprepared file) gets every image letterboxed into it.
@@ -79,6 +88,8 @@ class YuNetDetector:
         # Warm up so the first real frame does not pay for allocator and kernel selection.
         side = max_side or 640
         self.detect(np.zeros((side * 3 // 4, side, 3), dtype=np.uint8))
+        if self._fixed_hw is None:
+            self.detect(np.zeros((160, 160, 3), dtype=np.uint8))
         log.info("detector_ready", model=self.model_path.name, max_side=max_side, fixed_input=self._fixed_hw)
 
     def _grid(self, pad_h: int, pad_w: int) -> list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]]:
@@ -127,7 +138,9 @@ class YuNetDetector:
         blob[0, :, :new_h, :new_w] = img.transpose(2, 0, 1)
 
         # Forward
-        outs = self._session.run(self._output_names, {self._input_name: blob})
+        small = self._fixed_hw is None and pad_h * pad_w <= SMALL_INPUT_PIXELS
+        session = self._small_session if small else self._session
+        outs = session.run(self._output_names, {self._input_name: blob})
 
         # Postprocess
         faces = self._decode(outs, pad_h, pad_w, threshold)

@@ -139,3 +139,50 @@ def test_invalid_arguments(yunet_path: Path) -> None:
         YuNetDetector(yunet_path, max_side=16)
     with pytest.raises(ValueError, match="uint8"):
         YuNetDetector(yunet_path).detect(np.zeros((100, 100, 3), np.float32))
+
+
+def test_small_inputs_run_on_a_one_thread_session_with_the_same_faces(
+    faces_dir: Path, yunet_path: Path
+) -> None:
+    """Photos that pad to at most 256x256 go to a one-thread session (README "Speed"); it is the
+    same graph, so the faces it finds are the pool session's, and camera frames keep the pool."""
+    from sputnik_edge.vision import detector as det_mod
+
+    native_detector = YuNetDetector(yunet_path, max_side=0, threads=2)
+    small = native_detector._small_session
+    assert small is not native_detector._session
+    assert small.get_session_options().intra_op_num_threads == 1
+    assert native_detector._session.get_session_options().intra_op_num_threads == 2
+    one = YuNetDetector(yunet_path, threads=1)
+    assert one._small_session is one._session  # nothing to split with one thread
+    runs: list[tuple[int, int, int]] = []
+    for session in (small, native_detector._session):
+        original = session.run
+
+        def counting(names, feed, _orig=original, _s=session):  # type: ignore[no-untyped-def]
+            runs.append((id(_s), *feed[native_detector._input_name].shape[2:]))
+            return _orig(names, feed)
+
+        session.run = counting  # type: ignore[method-assign]
+    try:
+        img = load_bgr(faces_dir / "images/barack_obama/obama.jpg")
+        f = native_detector.detect(img)[0]
+        cx, cy = (f.bbox[0] + f.bbox[2]) / 2, (f.bbox[1] + f.bbox[3]) / 2
+        half = f.width * 1.1
+        lfw = cv2.resize(img[int(cy - half) : int(cy + half), int(cx - half) : int(cx + half)], (250, 250))
+        faces = native_detector.detect(lfw)
+    finally:
+        for session in (small, native_detector._session):
+            del session.run
+    assert runs[-1] == (id(small), 256, 256)
+    assert runs[0][0] == id(native_detector._session)
+    assert runs[0][1] * runs[0][2] > det_mod.SMALL_INPUT_PIXELS
+    # The pool session on the same padded blob finds the same face.
+    blob = np.zeros((1, 3, 256, 256), np.float32)
+    blob[0, :, :250, :250] = lfw.transpose(2, 0, 1)
+    outs = native_detector._session.run(native_detector._output_names, {native_detector._input_name: blob})
+    rows = native_detector._decode(outs, 256, 256, native_detector.score_threshold)  # before NMS
+    best = rows[np.argmax(rows[:, 14])]
+    assert len(faces) == 1
+    np.testing.assert_allclose(faces[0].landmarks, best[4:14].reshape(5, 2), atol=1e-3)
+    assert faces[0].score == pytest.approx(float(best[14]), abs=1e-5)

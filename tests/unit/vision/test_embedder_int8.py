@@ -108,7 +108,8 @@ def test_spin_within_run_is_opt_in_and_changes_no_embedding(
     default = Recognizer.from_config(RecognitionSection())
     spinning = Recognizer.from_config(RecognitionSection(spin_within_run=True))
     for rec, spin in ((default, "0"), (spinning, "1")):
-        for session in (rec.embedder._session, rec.detector._session):  # type: ignore[attr-defined]
+        sessions = (rec.embedder._session, rec.detector._session, rec.detector._small_session)  # type: ignore[attr-defined]
+        for session in sessions:
             opts = session.get_session_options()
             assert opts.get_session_config_entry("session.intra_op.allow_spinning") == spin
     stop = spinning.embedder._session.get_session_options().get_session_config_entry(
