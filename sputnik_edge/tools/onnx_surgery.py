@@ -173,13 +173,18 @@ def rewrite_prelu_for_int8(model: Any) -> tuple[int, int]:
             ]
         )
         count += 1
+    _replace_nodes(graph, nodes)
+    return count, clipped
+
+
+def _replace_nodes(graph: Any, nodes: list[Any]) -> None:
+    """Set the graph's nodes and drop the initialisers no node reads any more."""
     del graph.node[:]
     graph.node.extend(nodes)
     used = {name for n in graph.node for name in n.input}
     keep = [i for i in graph.initializer if i.name in used]
     del graph.initializer[:]
     graph.initializer.extend(keep)
-    return count, clipped
 
 
 def _bn_affine(inits: dict[str, Any], node: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -266,11 +271,5 @@ def fold_head_batchnorms(model: Any) -> int:
     gemm.input[1], gemm.input[2] = w_name, b_name
     gemm.output[0] = after[0].output[0]
     drop = {before.output[0], dropout.output[0], after[0].output[0]}
-    kept = [n for n in graph.node if n.output[0] not in drop or n.op_type == "Gemm"]
-    del graph.node[:]
-    graph.node.extend(kept)
-    used = {name for n in graph.node for name in n.input}
-    keep = [i for i in graph.initializer if i.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(keep)
+    _replace_nodes(graph, [n for n in graph.node if n.output[0] not in drop or n.op_type == "Gemm"])
     return 2
