@@ -20,10 +20,11 @@ STRIDES = (8, 16, 32)
 _DIVISOR = 32
 # Below this YuNet cannot see a face at all (its smallest anchors are ~10 px).
 _MIN_SIDE = 10
-# Padded inputs up to this many pixels (a 250x250 photo pads to 256x256) run on a one-thread
+# Padded inputs up to this many pixels (a 150x150 photo pads to 160x160) run on a one-thread
 # session: for so little work per convolution, waking a second pool thread costs more than it
-# saves (README "Speed": 160x160 0.79 vs 0.97 ms idle). Camera frames (640x384) keep the pool.
-SMALL_INPUT_PIXELS = 256 * 256
+# saves (idle, interleaved: 160x160 0.65-0.77 vs 0.75-0.93 ms, 224x224 1.25-1.33 vs 1.42-1.52;
+# at 256x256 two threads won in one of two runs). Camera frames (640x384) keep the pool.
+SMALL_INPUT_PIXELS = 224 * 224
 
 
 class FaceDetector(Protocol):

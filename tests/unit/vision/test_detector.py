@@ -144,7 +144,7 @@ def test_invalid_arguments(yunet_path: Path) -> None:
 def test_small_inputs_run_on_a_one_thread_session_with_the_same_faces(
     faces_dir: Path, yunet_path: Path
 ) -> None:
-    """Photos that pad to at most 256x256 go to a one-thread session (README "Speed"); it is the
+    """Photos that pad to at most 224x224 go to a one-thread session (README "Speed"); it is the
     same graph, so the faces it finds are the pool session's, and camera frames keep the pool."""
     from sputnik_edge.vision import detector as det_mod
 
@@ -169,19 +169,19 @@ def test_small_inputs_run_on_a_one_thread_session_with_the_same_faces(
         f = native_detector.detect(img)[0]
         cx, cy = (f.bbox[0] + f.bbox[2]) / 2, (f.bbox[1] + f.bbox[3]) / 2
         half = f.width * 1.1
-        lfw = cv2.resize(img[int(cy - half) : int(cy + half), int(cx - half) : int(cx + half)], (250, 250))
+        lfw = cv2.resize(img[int(cy - half) : int(cy + half), int(cx - half) : int(cx + half)], (200, 200))
         faces = native_detector.detect(lfw)
     finally:
         for session in (small, native_detector._session):
             del session.run
-    assert runs[-1] == (id(small), 256, 256)
+    assert runs[-1] == (id(small), 224, 224)
     assert runs[0][0] == id(native_detector._session)
     assert runs[0][1] * runs[0][2] > det_mod.SMALL_INPUT_PIXELS
     # The pool session on the same padded blob finds the same face.
-    blob = np.zeros((1, 3, 256, 256), np.float32)
-    blob[0, :, :250, :250] = lfw.transpose(2, 0, 1)
+    blob = np.zeros((1, 3, 224, 224), np.float32)
+    blob[0, :, :200, :200] = lfw.transpose(2, 0, 1)
     outs = native_detector._session.run(native_detector._output_names, {native_detector._input_name: blob})
-    rows = native_detector._decode(outs, 256, 256, native_detector.score_threshold)  # before NMS
+    rows = native_detector._decode(outs, 224, 224, native_detector.score_threshold)  # before NMS
     best = rows[np.argmax(rows[:, 14])]
     assert len(faces) == 1
     np.testing.assert_allclose(faces[0].landmarks, best[4:14].reshape(5, 2), atol=1e-3)
