@@ -20,6 +20,12 @@ class Metrics:
             "sputnik_quality_rejects", "Faces stopped by the quality gate", ["reason"], registry=r
         )
         self.events = Counter("sputnik_events", "Attendance events recorded", ["kind"], registry=r)
+        self.liveness_verdicts = Counter(
+            "sputnik_liveness_verdicts",
+            "Liveness verdict of each track that left the picture (liveness.mode monitor or enforce)",
+            ["verdict"],
+            registry=r,
+        )
         self.frame_latency = Histogram(
             "sputnik_frame_processing_seconds",
             "Capture to end of processing, per frame",

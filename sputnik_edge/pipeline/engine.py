@@ -191,6 +191,7 @@ class AttendanceEngine:
             verdict = None
             if self.liveness is not None:
                 verdict = self.liveness.forget(camera.camera_id, track.track_id)
+                self.metrics.liveness_verdicts.labels(verdict.verdict).inc()
                 out += self._flag_spoof(camera, track, verdict, wall, trace_id, ending=True)
             ev = self.policy.track_ended(track, camera, wall, trace_id=trace_id, liveness=verdict)
             if ev is not None:

@@ -70,6 +70,16 @@ def test_monitor_checks_in_and_flags_the_replay_once(
     assert spoof.details["mode"] == "monitor" and spoof.details["liveness"]["cues"] == ["border"]
     stored = {s.event.event_id: s for s in engine.store.list_events(limit=100)}
     assert stored[spoof.event_id].snapshot is not None  # the face crop, kept like any snapshot
+    # One verdict per ended track on /metrics; the replay's track ended judged a spoof.
+    counted = {
+        s.labels["verdict"]: s.value
+        for metric in engine.metrics.registry.collect()
+        if metric.name == "sputnik_liveness_verdicts"
+        for s in metric.samples
+        if s.name.endswith("_total")
+    }
+    tracks = {e.details.get("track_id") for e in events} - {None}
+    assert len(tracks) == 1 and counted == {"spoof": 1.0}
 
 
 def test_off_has_no_stage_and_no_liveness_anywhere(
@@ -77,5 +87,8 @@ def test_off_has_no_stage_and_no_liveness_anywhere(
 ) -> None:
     engine, events = run(tmp_path, "off", clips)
     assert engine.liveness is None
+    assert not any(
+        m.name == "sputnik_liveness_verdicts" and m.samples for m in engine.metrics.registry.collect()
+    )
     assert [(e.kind, e.employee_id) for e in events] == [("check_in", "man")]
     assert all("liveness" not in e.details for e in events)
