@@ -20,6 +20,12 @@ class Metrics:
             "sputnik_quality_rejects", "Faces stopped by the quality gate", ["reason"], registry=r
         )
         self.events = Counter("sputnik_events", "Attendance events recorded", ["kind"], registry=r)
+        self.cooldown_suppressed = Counter(
+            "sputnik_cooldown_suppressed",
+            "Check-ins/outs not recorded because the same person had one at this camera within cooldown_s",
+            ["camera"],
+            registry=r,
+        )
         self.liveness_verdicts = Counter(
             "sputnik_liveness_verdicts",
             "Liveness verdict of each track that left the picture (liveness.mode monitor or enforce)",

@@ -132,6 +132,7 @@ class AttendancePolicy:
         with self._lock:
             last = self._last.get(key)
             if last is not None and now - last < self.cfg.cooldown_s:
+                track.cooldown_hit = True
                 return None
             self._last[key] = now
         details: dict[str, object] = {

@@ -49,6 +49,9 @@ class Track:
     best_embedding: FloatArray | None = None  # of the best-quality embedded frame (unknown uploads)
     first_frame_mono: float = 0.0
     spoof_reported: bool = False  # a spoof_suspected event was written for this track (liveness)
+    # Set by the policy when it drops this track's check-in/out for the cooldown; the engine
+    # counts it on /metrics and clears it, so each suppression is counted once.
+    cooldown_hit: bool = False
 
     def votes(self) -> Counter[str]:
         return Counter(o.employee_id for o in self.observations if o.decision == "match" and o.employee_id)

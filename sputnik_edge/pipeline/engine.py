@@ -136,6 +136,7 @@ class AttendanceEngine:
                 faces[id(cand)] = FaceResult(cand.detection, cand.quality, emb, match)
                 verdict = verdicts.get(track.track_id)
                 ev = self.policy.observe(track, match, camera, wall, trace_id=trace_id, liveness=verdict)
+                self._count_cooldown(camera, track)
                 if ev is not None:
                     events.append(self.commit(ev, track.snapshot if ev.kind == "spoof_suspected" else None))
                 if verdict is not None:
@@ -158,9 +159,15 @@ class AttendanceEngine:
         if self.policy.cfg.liveness_mode != "enforce":
             return self._flag_spoof(camera, track, verdict, wall, trace_id)
         ev = self.policy.reconsider(track, camera, wall, trace_id=trace_id, liveness=verdict)
+        self._count_cooldown(camera, track)
         if ev is None:
             return []
         return [self.commit(ev, track.snapshot if ev.kind == "spoof_suspected" else None)]
+
+    def _count_cooldown(self, camera: CameraInfo, track: Track) -> None:
+        if track.cooldown_hit:
+            track.cooldown_hit = False
+            self.metrics.cooldown_suppressed.labels(camera.camera_id).inc()
 
     def _flag_spoof(
         self,
@@ -235,6 +242,7 @@ class AttendanceEngine:
             ev = self.policy.observe(
                 track, face.match, camera, wall, min_frames=1, trace_id=trace_id, liveness=verdict
             )
+            self._count_cooldown(camera, track)
             if ev is None and not track.decided:
                 ev = self.policy.track_ended(
                     track,

@@ -103,3 +103,25 @@ def test_tick_ends_tracks_when_the_camera_is_silent(engine: AttendanceEngine, fa
     assert engine.store.count_events() == before + len(due)
     assert engine.tick(cam, tracker) == []  # nothing left to end
     assert engine.store.count_events() == before + len(due)
+
+
+def test_cooldown_suppression_is_counted_once_per_dropped_check_in(
+    engine: AttendanceEngine, faces_dir: Path
+) -> None:
+    from sputnik_edge.vision.imageio import load_image
+
+    photo = load_image(faces_dir / "images/barack_obama/obama2.jpg")
+    cam = CameraInfo("gateway", "in")
+
+    def suppressed() -> float | None:
+        return engine.metrics.registry.get_sample_value(
+            "sputnik_cooldown_suppressed_total", {"camera": "gateway"}
+        )
+
+    first = engine.process_snapshot(cam, photo)
+    assert [(e.kind, e.employee_id) for e in first.events] == [("check_in", "barack_obama")]
+    assert suppressed() is None  # nothing dropped yet
+    for _ in range(2):  # the same person again within cooldown_s: no event, one count each
+        assert engine.process_snapshot(cam, photo).events == []
+    assert suppressed() == 2
+    assert engine.metrics.registry.get_sample_value("sputnik_events_total", {"kind": "check_in"}) == 1
