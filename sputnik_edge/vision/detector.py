@@ -69,16 +69,17 @@ class YuNetDetector:
         self.max_side = max_side
         self.model_path = Path(model_path)
         self._session = create_session(self.model_path, threads, spin_within_run=spin_within_run)
-        self._small_session = (
-            self._session
-            if threads == 1
-            else create_session(self.model_path, 1, spin_within_run=spin_within_run)
-        )
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
         # A graph with fixed H/W (e.g. the unprepared file) gets every image letterboxed into it.
         h, w = inp.shape[2], inp.shape[3]
         self._fixed_hw = (h, w) if isinstance(h, int) and isinstance(w, int) else None
+        # A fixed-size graph never sees a small input: no second session for it.
+        self._small_session = (
+            self._session
+            if threads == 1 or self._fixed_hw is not None
+            else create_session(self.model_path, 1, spin_within_run=spin_within_run)
+        )
         names = [o.name for o in self._session.get_outputs()]
         expected = [f"{kind}_{s}" for kind in ("cls", "obj", "bbox", "kps") for s in STRIDES]
         missing = [n for n in expected if n not in names]
