@@ -4,24 +4,17 @@ needs the package index and runs as its own CI step."""
 
 from __future__ import annotations
 
-import importlib.util
 import tomllib
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.scripts import REPO, load_script
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "check_aarch64_wheels", REPO / "scripts" / "check_aarch64_wheels.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("check_aarch64_wheels")
 
 
 def _item(name: str, url: str) -> dict[str, object]:
