@@ -6,7 +6,7 @@ Sections (select with ``--only``), one module each:
   the daemon's own frame path on frames of the dev video upscaled to 640x360, 1280x720 and
   1920x1080 and on the dev photos.
 - ``reference``: our detect+align+embed against the OpenCV Zoo reference pipeline (and the
-  ``face_recognition`` library when importable) on the same images, interleaved; the embedder's
+  ``face_recognition`` library when importable) on the same images, in blocks; the embedder's
   overhead over a bare onnxruntime call; verification accuracy of each on ``calib/pairs.csv``.
 - ``stream``: an in-process EdgeApp on the looped clip (file camera), at the configured fps limit
   and with every frame processed: throughput, latency, CPU, RSS.

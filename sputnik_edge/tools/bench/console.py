@@ -29,7 +29,7 @@ def _stages(st: StagesResult) -> list[str]:
 
 
 def _reference(rf: ReferenceResult) -> list[str]:
-    lines = ["\nreference (same images, interleaved): ms per image / per face"]
+    lines = [f"\nreference (same images, {rf.order}): ms per image / per face"]
     s = rf.summary
     for p in s.pipelines():
         t = getattr(s, p)

@@ -54,3 +54,8 @@ def verdict(passed: bool | None, *, markdown: bool = False) -> str:
     if markdown:
         return {True: "**pass**", False: "**FAIL**", None: "n/a"}[passed]
     return {True: "PASS", False: "FAIL", None: "n/a "}[passed]
+
+
+def timed(order: str) -> str:
+    """How a section's pipelines were timed (reference.time_pipelines' ``order``), for prose."""
+    return {"blocks": "in blocks", "interleaved": "interleaved image by image"}.get(order, order)

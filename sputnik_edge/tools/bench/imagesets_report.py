@@ -23,6 +23,14 @@ def _pipelines(s: ImageSet) -> list[str]:
     return [p for p in ("ours", "opencv_zoo", "face_recognition") if getattr(s, p) is not None]
 
 
+_ORDER_NOTE = {
+    "blocks": "in blocks (each pipeline through the whole set in turn, the first one rotating per "
+    "round: each in its own steady state, as on a device); the interleaved rows run ours and the "
+    "reference image by image, each with the other's weights in the cache",
+    "interleaved": "interleaved image by image",
+}
+
+
 def md_imagesets(d: ImageSetsResult) -> str:
     rows: list[list[Any]] = []
     for s in d.sets:
@@ -40,6 +48,21 @@ def md_imagesets(d: ImageSetsResult) -> str:
                     times_x(r.per_face) if r is not None else "1x",
                 ]
             )
+        if s.interleaved is not None:
+            i = s.interleaved
+            for p, t in (("ours", i.ours), ("opencv_zoo", i.opencv_zoo)):
+                r = i.ratio_opencv_zoo if p == "opencv_zoo" else None
+                rows.append(
+                    [
+                        "",
+                        f"{LABEL[p]}, interleaved image by image",
+                        num(t.ms_per_image, 2),
+                        num(t.ms_per_face, 2),
+                        t.faces,
+                        times_x(r.per_image) if r is not None else "1x",
+                        times_x(r.per_face) if r is not None else "1x",
+                    ]
+                )
     header = [
         "set",
         "pipeline",
@@ -50,6 +73,7 @@ def md_imagesets(d: ImageSetsResult) -> str:
         "per face vs ours",
     ]
     notes = [f"- {s.name}: {s.description}, {s.rounds} rounds" for s in d.sets]
+    notes.append(f"- main rows timed {_ORDER_NOTE.get(d.order, d.order)}")
     if not d.face_recognition_available:
         notes.append("- face_recognition was not importable in this run")
     return _table(header, rows) + "\n\n" + "\n".join(notes)
@@ -87,7 +111,7 @@ def md_embedders(d: EmbedderCandidates) -> str:
 
 
 def console_imagesets(d: ImageSetsResult) -> list[str]:
-    lines = ["\nimagesets (same images, interleaved): ms per image / per face, ratio reference/ours"]
+    lines = [f"\nimagesets (same images, {d.order}): ms per image / per face, ratio reference/ours"]
     for s in d.sets:
         lines.append(f"  {s.name} ({s.images} images, {s.sizes})")
         for p in _pipelines(s):
@@ -95,6 +119,9 @@ def console_imagesets(d: ImageSetsResult) -> list[str]:
             r = getattr(s, f"ratio_{p}", None)
             tail = f"  {r.per_image}x per image, {r.per_face}x per face" if r is not None else ""
             lines.append(f"    {p:<17} {t.ms_per_image:>8.2f} {t.ms_per_face:>8.2f} ({t.faces} faces){tail}")
+        if s.interleaved is not None:
+            r = s.interleaved.ratio_opencv_zoo
+            lines.append(f"    interleaved image by image: {r.per_image}x per image, {r.per_face}x per face")
     return lines
 
 

@@ -27,6 +27,16 @@ class FaceRatio:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Interleaved:
+    """Ours and the reference on the same set timed image by image instead of in blocks: each
+    runs right after the other, with the other's weights in the cache."""
+
+    ours: SetTime
+    opencv_zoo: SetTime
+    ratio_opencv_zoo: FaceRatio
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ImageSet:
     name: str
     description: str
@@ -38,11 +48,15 @@ class ImageSet:
     face_recognition: SetTime | None = field(default=None, metadata=OMIT)
     ratio_opencv_zoo: FaceRatio
     ratio_face_recognition: FaceRatio | None = field(default=None, metadata=OMIT)
+    interleaved: Interleaved | None = field(default=None, metadata=OMIT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ImageSetsResult:
     ratio_definition: str
+    # How the main figures were timed: "blocks" (each pipeline through the set in turn) or, in
+    # files written before it was recorded, "interleaved" (image by image).
+    order: str = "interleaved"
     face_recognition_available: bool
     sets: list[ImageSet]
 

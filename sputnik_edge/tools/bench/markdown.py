@@ -6,7 +6,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sputnik_edge.tools.bench.formatting import MISSING, ms_cells, num, pct, target_value, times_x, verdict
+from sputnik_edge.tools.bench.formatting import (
+    MISSING,
+    ms_cells,
+    num,
+    pct,
+    target_value,
+    timed,
+    times_x,
+    verdict,
+)
 from sputnik_edge.tools.bench.results import (
     STAGE_NAMES,
     BenchResult,
@@ -103,7 +112,7 @@ def _reference_times(d: ReferenceResult, pipes: list[str]) -> list[str]:
             "(`pip install face_recognition face_recognition_models dlib-bin`), not a project "
             "dependency."
         )
-    parts.append(f"\nPer image (median of {d.rounds} interleaved rounds, ms):\n")
+    parts.append(f"\nPer image (median of {d.rounds} rounds, timed {timed(d.order)}, ms):\n")
     prow = []
     for r in d.per_image:
         row = [Path(r.image).name, f"{r.width}x{r.height}"]

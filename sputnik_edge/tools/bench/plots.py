@@ -8,6 +8,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 
+from sputnik_edge.tools.bench.formatting import timed
 from sputnik_edge.tools.bench.markdown import PIPELINE_LABEL
 from sputnik_edge.tools.bench.results import (
     STAGE_NAMES,
@@ -104,7 +105,8 @@ def plot_reference(data: ReferenceResult, out: Path) -> None:
     ratios = ", ".join(
         f"{PIPELINE_LABEL[p]}: {getattr(data.summary, f'ratio_{p}').per_image_total:.2f}x" for p in pipes[1:]
     )
-    ax.set_title(f"Same images, interleaved runs. Total time relative to ours: {ratios}", fontsize=10)
+    title = f"Same images, timed {timed(data.order)}. Total time relative to ours: {ratios}"
+    ax.set_title(title, fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
     _save(plt, fig, out)
 

@@ -1,6 +1,6 @@
 """``reference``: our detect + align + embed against the OpenCV Zoo reference pipeline (and
-``face_recognition`` when importable) on the same images, interleaved so both see the same
-machine noise; the embedder's overhead over a bare onnxruntime call; accuracy on the calib pairs."""
+``face_recognition`` when importable) on the same images, in blocks (``time_pipelines``); the
+embedder's overhead over a bare onnxruntime call; accuracy on the calib pairs."""
 
 from __future__ import annotations
 
@@ -130,6 +130,9 @@ def summarize_rows(rows: list[ReferenceImage], pipelines: list[str]) -> Referenc
     )
 
 
+ORDERS = ("interleaved", "blocks")
+
+
 def time_pipelines(
     rec: Recognizer,
     ref: ReferencePipeline,
@@ -137,9 +140,18 @@ def time_pipelines(
     images: list[tuple[str, np.ndarray]],
     rounds: int,
     bar: Any,
+    order: str = "interleaved",
 ) -> tuple[list[ReferenceImage], list[np.ndarray]]:
-    """Per-image rows of every pipeline on ``images``, interleaved image by image for ``rounds``
-    rounds (``fr``: the face_recognition module or None); also the crops ours aligned."""
+    """Per-image rows of every pipeline on ``images`` over ``rounds`` rounds (``fr``: the
+    face_recognition module or None); also the crops ours aligned in the first round.
+
+    ``order`` "interleaved": image by image, every pipeline on one image before the next, so all
+    see the same moment's machine noise, but each runs with the other's weights in the cache.
+    "blocks": each pipeline through the whole set in turn, first pipeline rotating per round, so
+    each runs in its own steady state, as on a device (and as one process per pipeline would).
+    ``bar`` advances once per pipeline and image."""
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
     # Warm every pipeline once so first-call allocations are not timed.
     warm = images[0][1]
     rec.embedder.embed(np.stack([rec.align(warm, d) for d in rec.detect(warm)] or [_BLANK_FACE]))
@@ -150,34 +162,49 @@ def time_pipelines(
 
     timings = {name: _Timings() for name, _ in images}
     crops: list[np.ndarray] = []
+
+    def ours(name: str, img: np.ndarray, first_round: bool) -> None:
+        # the recogniser's detect and align, one batched embed
+        t0 = time.perf_counter()
+        dets = rec.detect(img)
+        t1 = time.perf_counter()
+        aligned = [rec.align(img, d) for d in dets]
+        if aligned:
+            rec.embedder.embed(np.stack(aligned))
+        timings[name].add("ours", t0, t1, time.perf_counter(), len(dets))
+        if first_round:
+            crops.extend(aligned)
+
+    def zoo(name: str, img: np.ndarray, first_round: bool) -> None:
+        # FaceDetectorYN + alignCrop + FaceRecognizerSF features, one face at a time
+        t0 = time.perf_counter()
+        rows = ref.detect(img)
+        t1 = time.perf_counter()
+        for row in rows:
+            ref.embed(img, row)
+        timings[name].add("opencv_zoo", t0, t1, time.perf_counter(), len(rows))
+
+    def dlib(name: str, img: np.ndarray, first_round: bool) -> None:
+        rgb = np.ascontiguousarray(img[:, :, ::-1])
+        t0 = time.perf_counter()
+        locs = fr.face_locations(rgb)
+        t1 = time.perf_counter()
+        fr.face_encodings(rgb, locs)
+        timings[name].add("face_recognition", t0, t1, time.perf_counter(), len(locs))
+
+    pipelines = [ours, zoo] + ([dlib] if fr is not None else [])
     for r in range(rounds):
-        for name, img in images:
-            t = timings[name]
-            # ours: the recogniser's detect and align, one batched embed
-            t0 = time.perf_counter()
-            dets = rec.detect(img)
-            t1 = time.perf_counter()
-            aligned = [rec.align(img, d) for d in dets]
-            if aligned:
-                rec.embedder.embed(np.stack(aligned))
-            t.add("ours", t0, t1, time.perf_counter(), len(dets))
-            if r == 0:
-                crops.extend(aligned)
-            # OpenCV Zoo: FaceDetectorYN + alignCrop + FaceRecognizerSF features, one face at a time
-            t0 = time.perf_counter()
-            rows = ref.detect(img)
-            t1 = time.perf_counter()
-            for row in rows:
-                ref.embed(img, row)
-            t.add("opencv_zoo", t0, t1, time.perf_counter(), len(rows))
-            if fr is not None:
-                rgb = np.ascontiguousarray(img[:, :, ::-1])
-                t0 = time.perf_counter()
-                locs = fr.face_locations(rgb)
-                t1 = time.perf_counter()
-                fr.face_encodings(rgb, locs)
-                t.add("face_recognition", t0, t1, time.perf_counter(), len(locs))
-            bar.update(1)
+        if order == "interleaved":
+            for name, img in images:
+                for run in pipelines:
+                    run(name, img, r == 0)
+                    bar.update(1)
+        else:
+            k = r % len(pipelines)
+            for run in pipelines[k:] + pipelines[:k]:
+                for name, img in images:
+                    run(name, img, r == 0)
+                    bar.update(1)
     return [_row(name, img, timings[name], fr is not None) for name, img in images], crops
 
 
@@ -192,13 +219,14 @@ def bench_reference(ctx: BenchContext) -> ReferenceResult:
     images = [(name, decode_image(data, name=name).image) for name, data in photos]
     rounds = ctx.iterations(3, 1)
 
-    with progress(rounds * len(images), "reference", ctx.progress) as bar:
-        rows_out, crops = time_pipelines(rec, ref, fr, images, rounds, bar)
+    with progress(rounds * len(images) * (3 if fr is not None else 2), "reference", ctx.progress) as bar:
+        rows_out, crops = time_pipelines(rec, ref, fr, images, rounds, bar, order="blocks")
     pipelines = ["ours", "opencv_zoo"] + (["face_recognition"] if fr is not None else [])
     return ReferenceResult(
         images=len(images),
         rounds=rounds,
         ratio_definition="reference_ms / ours_ms (above 1: ours is faster)",
+        order="blocks",
         summary=summarize_rows(rows_out, pipelines),
         per_image=rows_out,
         face_recognition=FaceRecognitionInfo(

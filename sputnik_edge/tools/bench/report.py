@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sputnik_edge.tools.bench.backlight_results import md_backlight, plot_score_floors
 from sputnik_edge.tools.bench.fleet_report import fleet_markdown, md_fleet
+from sputnik_edge.tools.bench.formatting import timed
 from sputnik_edge.tools.bench.imagesets_report import md_embedders, md_imagesets
 from sputnik_edge.tools.bench.liveness_report import md_liveness
 from sputnik_edge.tools.bench.markdown import (
@@ -234,7 +235,7 @@ def build_markdown(r: BenchResult, plots: dict[str, str], findings: str | None) 
         lines += [
             "## Ours vs reference implementations",
             "",
-            f"Runs on the same images, interleaved ({s.reference.ratio_definition}).",
+            f"Runs on the same images, timed {timed(s.reference.order)} ({s.reference.ratio_definition}).",
             "",
             md_reference(s.reference),
             "",
@@ -245,9 +246,9 @@ def build_markdown(r: BenchResult, plots: dict[str, str], findings: str | None) 
         lines += [
             "## Small and large photos: per image and per face",
             "",
-            "Ours, the OpenCV Zoo reference and face_recognition on two image sets, interleaved "
-            f"image by image ({s.imagesets.ratio_definition}). Per face: each pipeline's time "
-            "divided by the faces it found itself.",
+            "Ours, the OpenCV Zoo reference and face_recognition on two image sets "
+            f"({s.imagesets.ratio_definition}), timed {timed(s.imagesets.order)}. Per face: each "
+            "pipeline's time divided by the faces it found itself.",
             "",
             md_imagesets(s.imagesets),
             "",

@@ -164,6 +164,9 @@ class ReferenceResult:
     face_recognition: FaceRecognitionInfo
     embedder_overhead: dict[str, EmbedderOverhead]
     accuracy: ReferenceAccuracy
+    # "blocks" or "interleaved" (reference.time_pipelines); files written before it was recorded
+    # were timed interleaved.
+    order: str = "interleaved"
 
 
 # ---- stream ----------------------------------------------------------------------------------------

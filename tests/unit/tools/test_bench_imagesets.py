@@ -29,6 +29,13 @@ def test_imagesets_and_embedders_sections(tmp_path: Path, faces_dir: Path) -> No
         r = s.ratio_opencv_zoo
         assert r.per_face == pytest.approx(s.opencv_zoo.ms_per_face / s.ours.ms_per_face, rel=0.01)
         assert (s.face_recognition is None) == (not sets.face_recognition_available)
+        # the same two pipelines timed image by image as well
+        i = s.interleaved
+        assert i is not None and i.ours.faces == i.opencv_zoo.faces == s.images
+        assert i.ratio_opencv_zoo.per_face == pytest.approx(
+            i.opencv_zoo.ms_per_face / i.ours.ms_per_face, rel=0.01
+        )
+    assert sets.order == "blocks"
 
     emb = result.sections.embedders
     assert emb is not None
@@ -44,4 +51,5 @@ def test_imagesets_and_embedders_sections(tmp_path: Path, faces_dir: Path) -> No
     assert again.sections.imagesets == sets and again.sections.embedders == emb
     table = md_imagesets(sets)
     assert "small: 4 images" in table and "OpenCV Zoo reference" in table
+    assert "interleaved image by image" in table and "in blocks" in table
     assert "**int8**" in md_embedders(emb)
