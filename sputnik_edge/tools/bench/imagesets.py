@@ -10,8 +10,8 @@ the ``reference`` section.
 Timed in blocks (each pipeline through the whole set in turn, the first one rotating per round):
 each pipeline then runs in its own steady state, as on a device and as one process per pipeline
 would. Ours and the reference are also timed interleaved image by image, where each runs with the
-other's weights in the cache (on the small photos that costs ours about 12 %, the reference about
-1 %: its float weights do not fit in the cache either way); both are reported.
+other's weights in the cache (on the small photos that cost ours about 12 % and the reference
+about 1 %, measured); both are reported.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sputnik_edge.tools.bench.formatting import MISSING, num, pct, times_x
+from sputnik_edge.tools.bench.formatting import MISSING, num, pct, timed, times_x
 from sputnik_edge.tools.bench.imagesets_results import EmbedderCandidates, ImageSet, ImageSetsResult
 
 LABEL = {
@@ -23,12 +23,12 @@ def _pipelines(s: ImageSet) -> list[str]:
     return [p for p in ("ours", "opencv_zoo", "face_recognition") if getattr(s, p) is not None]
 
 
-_ORDER_NOTE = {
-    "blocks": "in blocks (each pipeline through the whole set in turn, the first one rotating per "
-    "round: each in its own steady state, as on a device); the interleaved rows run ours and the "
-    "reference image by image, each with the other's weights in the cache",
-    "interleaved": "interleaved image by image",
-}
+# What "in blocks" means, and what the interleaved rows beside it are (formatting.timed names it).
+_BLOCKS_NOTE = (
+    " (each pipeline through the whole set in turn, the first one rotating per round: each in its "
+    "own steady state, as on a device); the interleaved rows run ours and the reference image by "
+    "image, each with the other's weights in the cache"
+)
 
 
 def md_imagesets(d: ImageSetsResult) -> str:
@@ -73,7 +73,7 @@ def md_imagesets(d: ImageSetsResult) -> str:
         "per face vs ours",
     ]
     notes = [f"- {s.name}: {s.description}, {s.rounds} rounds" for s in d.sets]
-    notes.append(f"- main rows timed {_ORDER_NOTE.get(d.order, d.order)}")
+    notes.append(f"- main rows timed {timed(d.order)}" + (_BLOCKS_NOTE if d.order == "blocks" else ""))
     if not d.face_recognition_available:
         notes.append("- face_recognition was not importable in this run")
     return _table(header, rows) + "\n\n" + "\n".join(notes)
